@@ -1,0 +1,93 @@
+"""The `genbot` command line: one subcommand per job, each a small function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
+from importlib import metadata
+from pathlib import Path
+
+from bot import doctor, logs
+from bot.settings import (
+    BotSettings,
+    ServiceSettings,
+    SettingsError,
+    merged_environment,
+    secret_values,
+)
+from data.store import StoreError
+
+log = logging.getLogger(__name__)
+STATUS_MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def prepare_home(env: Mapping[str, str], home: Path) -> Path:
+    """Return GENBOT_HOME as an absolute folder; create only the default one."""
+    if home.exists() and not home.is_dir():
+        raise SettingsError(f"GENBOT_HOME: {str(home)!r} is not a folder")
+    if not home.exists():
+        if "GENBOT_HOME" in env:
+            raise SettingsError(
+                f"GENBOT_HOME: folder {str(home)!r} does not exist "
+                "(create it, or unset GENBOT_HOME to use ./var)"
+            )
+        home.mkdir(parents=True)
+    return home.resolve()
+
+
+def cmd_doctor(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Print the install's checks; exit 1 when one fails."""
+    log.debug("bot settings: %r", bot)
+    log.debug("service settings: %r", service)
+    checks = doctor.run_checks(bot, service)
+    if args.json:
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(f"{STATUS_MARK[c.status]}  {c.name:<{width}}  {c.detail}")
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="genbot", description="Create together with generative AI on Discord, safely."
+    )
+    version = f"genbot {metadata.version('genbot')}"
+    parser.add_argument("--version", action="version", version=version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("doctor", help="check this install: Python, torch, store, models, service")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the genbot command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ if environ is None else environ)
+    handler: Callable[..., int] = args.handler
+    try:
+        merged = merged_environment(env, Path.cwd())
+        bot, service = BotSettings.from_env(merged), ServiceSettings.from_env(merged)
+        home = prepare_home(merged, bot.home)
+        bot, service = replace(bot, home=home), replace(service, home=home)
+        logs.configure(bot.log_level, secret_values(env))
+        return handler(args, bot, service)
+    except (SettingsError, StoreError) as exc:
+        print(logs.redact(f"genbot: error: {exc}", secret_values(env)), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genbot: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

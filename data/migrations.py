@@ -1,0 +1,126 @@
+"""Schema of the genbot store, as an ordered list of migrations.
+
+Each migration runs once, inside a transaction with the record of it having run
+(sqlite-utils' `Migrations`), so a failed migration leaves nothing half-written and
+re-applying the set is a no-op. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("genbot")
+
+
+@MIGRATIONS(name="0001_initial")
+def initial(db: Database) -> None:
+    """Create the first tables: jobs, verdicts, policies, strikes, appeals, consent, feedback."""
+    db["jobs"].create(
+        {
+            "id": int,
+            "guild": int,
+            "channel": int,
+            "user": int,
+            "command": str,
+            "params": str,
+            "state": str,
+            "created_at": float,
+            "updated_at": float,
+            "posted_message_id": int,
+            "error": str,
+        },
+        pk="id",
+        not_null=["user", "command", "params", "state", "created_at", "updated_at"],
+    )
+    db["jobs"].create_index(["state"])
+    db["jobs"].create_index(["user", "created_at"])
+    db["jobs"].create_index(["guild", "created_at"])
+
+    db["verdicts"].create(
+        {
+            "id": int,
+            "job": int,
+            "direction": str,
+            "action": str,
+            "reasons": str,
+            "scores": str,
+            "model_versions": str,
+            "created_at": float,
+        },
+        pk="id",
+        foreign_keys=[("job", "jobs", "id")],
+        not_null=["job", "direction", "action", "created_at"],
+    )
+    db["verdicts"].create_index(["job"])
+
+    db["guild_policies"].create(
+        {
+            "guild": int,
+            "preset": str,
+            "overrides": str,
+            "shadow": int,
+            "review_channel": int,
+            "updated_at": float,
+            "updated_by": int,
+        },
+        pk="guild",
+        not_null=["preset", "overrides", "shadow", "updated_at"],
+    )
+
+    db["strikes"].create(
+        {"id": int, "guild": int, "user": int, "job": int, "label": str, "created_at": float},
+        pk="id",
+        not_null=["guild", "user", "label", "created_at"],
+    )
+    db["strikes"].create_index(["guild", "user", "created_at"])
+
+    db["appeals"].create(
+        {
+            "id": int,
+            "job": int,
+            "guild": int,
+            "user": int,
+            "reason": str,
+            "state": str,
+            "created_at": float,
+            "resolved_at": float,
+            "resolved_by": int,
+        },
+        pk="id",
+        foreign_keys=[("job", "jobs", "id")],
+        not_null=["job", "user", "state", "created_at"],
+    )
+    db["appeals"].create_index(["guild", "state"])
+    db["appeals"].create_index(["user", "created_at"])
+
+    db["consent"].create(
+        {"guild": int, "user": int, "granted": int, "updated_at": float},
+        pk=("guild", "user"),
+        not_null=["granted", "updated_at"],
+    )
+
+    db["feedback"].create(
+        {"job": int, "user": int, "rating": int, "created_at": float},
+        pk=("job", "user"),
+        foreign_keys=[("job", "jobs", "id")],
+        not_null=["rating", "created_at"],
+    )
+
+
+def apply(db: Database) -> list[str]:
+    """Apply every pending migration; return the names of those applied now."""
+    pending = [m.name for m in MIGRATIONS.pending(db)]
+    if pending:
+        MIGRATIONS.apply(db)
+    return pending
+
+
+def applied(db: Database) -> list[str]:
+    """Return the names of the migrations this database has, in order."""
+    return [m.name for m in MIGRATIONS.applied(db)]
+
+
+def known() -> list[str]:
+    """Return the names of every migration this code knows, in order."""
+    return [m.name for m in MIGRATIONS._migrations]
