@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.settings import BotSettings, ServiceSettings
 from data.store import Store, StoreError
+from moderation.scorers.toxicity import weights_path
 
 PACKAGED_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 CHECKPOINT_SUFFIXES = (".pt", ".safetensors", ".ckpt", ".gguf")
@@ -71,21 +72,10 @@ def check_models(home: Path) -> Check:
     return Check("models", "ok", ", ".join(p.name for p in found))
 
 
-def detoxify_checkpoint_path(model_type: str, configured: str | None) -> Path:
-    """Return where Detoxify's weights for `model_type` are (or would be) on this machine."""
-    if configured:
-        return Path(configured)
-    import torch.hub
-    from detoxify.detoxify import MODEL_URLS
-
-    filename = MODEL_URLS[model_type].rsplit("/", 1)[-1]
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
 def check_detoxify(settings: ServiceSettings) -> Check:
     """Return whether Detoxify's real weights are present (they cannot be downloaded offline)."""
     try:
-        path = detoxify_checkpoint_path(settings.detoxify_model, settings.detoxify_checkpoint)
+        path = weights_path(settings.detoxify_model, settings.detoxify_checkpoint)
     except ImportError as exc:
         return Check("detoxify", "fail", f"detoxify not importable: {exc}")
     if path.is_file():
