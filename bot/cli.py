@@ -54,6 +54,33 @@ def cmd_doctor(args: argparse.Namespace, bot: BotSettings, service: ServiceSetti
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
+def read_texts(texts: list[str]) -> list[str]:
+    """Return the texts to moderate: the arguments, or one per line of stdin for `-`."""
+    if texts != ["-"]:
+        return texts
+    # Undecodable bytes become U+FFFD instead of an exception: every line gets a verdict.
+    raw = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    return raw.splitlines()
+
+
+def cmd_moderate(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Screen texts with the configured scorers and print one verdict per text."""
+    from moderation.policy import policy_for
+    from moderation.stack import build_screener
+
+    texts = read_texts(args.texts)
+    policy = policy_for(args.policy, shadow=args.shadow, age_restricted=args.age_restricted)
+    verdicts = build_screener(service).screen(texts, args.direction, policy)
+    for index, (text, verdict) in enumerate(zip(texts, verdicts, strict=True)):
+        if args.json:
+            record = {"index": index, **verdict.to_json(), "explanation": verdict.explain(text)}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            print(f"{verdict.action:<5}  {shown}\n       {verdict.explain(text)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -66,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check this install: Python, torch, store, models, service")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("moderate", help="screen texts as the bot would: allow, flag or block")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="texts, or - for one per stdin line")
+    p.add_argument("--policy", default="pg13", choices=["kids", "pg13", "adult"])
+    p.add_argument("--direction", default="prompt", choices=["prompt", "output"])
+    p.add_argument("--json", action="store_true", help="one JSON object per text, in order")
+    p.add_argument("--shadow", action="store_true", help="shadow mode: report, never enforce")
+    p.add_argument("--age-restricted", action="store_true", help="the channel is age-restricted")
+    p.set_defaults(handler=cmd_moderate)
     return parser
 
 

@@ -111,6 +111,13 @@ def _parse_detoxify_model(raw: str) -> str:
     return model
 
 
+def _parse_detoxify_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError("expected auto, on or off")
+    return mode
+
+
 def _parse_families(raw: str) -> tuple[str, ...]:
     return tuple(f.strip() for f in raw.split(",") if f.strip())
 
@@ -174,6 +181,12 @@ class ServiceSettings:
     )
     home: Path = setting(
         "GENBOT_HOME", Path, Path(DEFAULT_HOME), "Folder for the database, caches and datasets."
+    )
+    detoxify: str = setting(
+        "GENBOT_DETOXIFY",
+        _parse_detoxify_mode,
+        "auto",
+        "Use Detoxify: auto (when its weights are on this machine), on (required), off.",
     )
     detoxify_model: str = setting(
         "GENBOT_DETOXIFY_MODEL",

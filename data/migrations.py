@@ -108,6 +108,31 @@ def initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_guild_rules_and_image_denylist")
+def guild_rules_and_image_denylist(db: Database) -> None:
+    """Add each guild's own moderation rules and its perceptual-hash image denylist."""
+    db["guild_rules"].create(
+        {
+            "id": int,
+            "guild": int,
+            "label": str,
+            "pattern": str,
+            "kind": str,
+            "score": float,
+            "created_by": int,
+            "created_at": float,
+        },
+        pk="id",
+        not_null=["guild", "label", "pattern", "kind", "score", "created_at"],
+    )
+    db["guild_rules"].create_index(["guild", "kind", "pattern"], unique=True)
+    db["image_denylist"].create(
+        {"guild": int, "hash": str, "note": str, "created_by": int, "created_at": float},
+        pk=("guild", "hash"),
+        not_null=["created_at"],
+    )
+
+
 def apply(db: Database) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
     pending = [m.name for m in MIGRATIONS.pending(db)]

@@ -289,6 +289,41 @@ class Store:
             )
             return self.db.execute(sql, [state, self.clock(), by, appeal_id]).rowcount == 1
 
+    # --- guild rules and image denylist -------------------------------------------------------
+
+    def add_rule(
+        self, *, guild: int, label: str, pattern: str, kind: str, score: float, created_by: int
+    ) -> int:
+        """Add (or replace) a guild's moderation rule; return its id."""
+        row = {"guild": guild, "label": label, "pattern": pattern, "kind": kind, "score": score}
+        with self.db.atomic():
+            self.db.execute(
+                "DELETE FROM guild_rules WHERE guild = ? AND kind = ? AND pattern = ?",
+                [guild, kind, pattern],
+            )
+            extra = {"created_by": created_by, "created_at": self.clock()}
+            return self.db["guild_rules"].insert({**row, **extra}).last_pk
+
+    def remove_rule(self, *, guild: int, pattern: str) -> int:
+        """Remove a guild's rules with this pattern; return how many were removed."""
+        with self.db.atomic():
+            sql = "DELETE FROM guild_rules WHERE guild = ? AND pattern = ?"
+            return self.db.execute(sql, [guild, pattern]).rowcount
+
+    def guild_rules(self, guild: int) -> list[dict[str, Any]]:
+        """Return a guild's rules, oldest first."""
+        return list(self.db["guild_rules"].rows_where("guild = ?", [guild], order_by="id"))
+
+    def add_denylisted_image(self, *, guild: int, hash: str, note: str, created_by: int) -> None:
+        """Add a perceptual hash to the guild's image denylist."""
+        row = {"guild": guild, "hash": hash, "note": note, "created_by": created_by}
+        self.db["image_denylist"].upsert({**row, "created_at": self.clock()}, pk=("guild", "hash"))
+
+    def denylisted_images(self, guild: int) -> list[str]:
+        """Return the perceptual hashes on the guild's image denylist."""
+        sql = "SELECT hash FROM image_denylist WHERE guild = ? ORDER BY created_at"
+        return [row[0] for row in self.db.execute(sql, [guild])]
+
     # --- consent and feedback ---------------------------------------------------------------
 
     def set_consent(self, *, guild: int | None, user: int, granted: bool) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from anyascii import anyascii
@@ -42,7 +43,8 @@ _FOLD_RANGES = (
     (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF),
 )  # fmt: skip
 _DROP_CATEGORIES = {"Cf", "Cs", "Co", "Cn"}
-_WORD_WITH_LEET = re.compile(r"[a-z0-9@$!|+]*[a-z][a-z0-9@$!|+]*|[0-9@$!|+]+[a-z][a-z0-9@$!|+]*")
+# A word of letters and leet characters ("sh1t", "$7@b", "70"); lone digits stay digits.
+_WORD_WITH_LEET = re.compile(r"[a-z0-9@$!|+]{2,}")
 _LEET_CHARS = frozenset(LEET)
 # Three or more single letters each followed by 1-3 separators: "f u c k", "f.u.c.k", "f-u-c-k".
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][\s.\-_*·,/\\~]{1,3}){2,}[a-z](?![a-z])")
@@ -71,28 +73,35 @@ def _foldable(ch: str) -> bool:
     return any(lo <= code <= hi for lo, hi in _FOLD_RANGES)
 
 
+def _clusters(text: str):
+    """Yield (start index, base character + its combining marks) for each character cluster."""
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or unicodedata.category(text[i]) not in ("Mn", "Me"):
+            yield start, text[start:i]
+            start = i
+
+
 def _clean(text: str) -> tuple[list[str], list[int]]:
     if text.isascii() and (text.isprintable() or not _ASCII_CONTROL.search(text)):
         return list(text), list(range(len(text)))
     chars: list[str] = []
     index: list[int] = []
-    marks = 0
-    for i, ch in enumerate(text):
-        if " " <= ch < "\x7f" or ch in "\n\t":
-            chars.append(ch)
-            index.append(i)
-            marks = 0
-            continue
-        category = unicodedata.category(ch)
-        if category in _DROP_CATEGORIES or category == "Cc":
-            continue
-        if category in ("Mn", "Me"):
-            marks += 1
-            if marks > 1:  # a zalgo stack: keep the first mark only
-                continue
-        else:
-            marks = 0
-        for out in unicodedata.normalize("NFKC", ch):
+    for i, cluster in _clusters(text):
+        base = cluster[0]
+        category = unicodedata.category(base)
+        if base not in "\n\t" and (category in _DROP_CATEGORIES or category == "Cc"):
+            continue  # marks riding on a dropped character go with it
+        composed = unicodedata.normalize("NFKC", cluster)
+        # Real accents compose into one letter above; marks left on a Latin-like letter are
+        # decoration (zalgo). Other scripts need their marks: keep at most two per letter.
+        marks_kept = 0 if _foldable(base) or base.isascii() else 2
+        kept_marks = 0
+        for out in composed:
+            if unicodedata.category(out) in ("Mn", "Me"):
+                kept_marks += 1
+                if kept_marks > marks_kept:
+                    continue
             chars.append(out)
             index.append(i)
     return chars, index
@@ -109,6 +118,8 @@ def _fold(text: str, chars: list[str], index: list[int]) -> tuple[str, list[int]
             out_index.append(i)
             continue
         for lower in ch.casefold():
+            if unicodedata.category(lower) in ("Mn", "Me") and _foldable(lower):
+                continue  # anyascii reads some marks as letters (U+0363 is a small "a")
             folded = lower.translate(HOMOGLYPHS)
             if folded == lower and _foldable(lower):
                 folded = anyascii(lower).lower()
@@ -143,22 +154,74 @@ def _leet(text: str, table: dict[str, str]) -> str:
     return _WORD_WITH_LEET.sub(swap, text)
 
 
-def _plain(folded: str, index: list[int], table: dict[str, str]) -> tuple[str, list[int]]:
+def segment(letters: str, lexicon: Mapping[str, float]) -> list[str]:
+    """Return `letters` split into the cheapest sequence of words; `lexicon` gives each known
+    word's cost (rarer words cost more), an unknown run costs 10 per letter."""
+    n = len(letters)
+    best: list[tuple[float, int]] = [(0.0, 0)] + [(float("inf"), 0)] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 24), end):
+            word = letters[start:end]
+            cost = lexicon.get(word, 10.0 * len(word))
+            if best[start][0] + cost < best[end][0]:
+                best[end] = (best[start][0] + cost, start)
+    words, end = [], n
+    while end > 0:
+        start = best[end][1]
+        words.append(letters[start:end])
+        end = start
+    return words[::-1]
+
+
+def _join_spaced(
+    text: str, index: list[int], lexicon: Mapping[str, float] | None
+) -> tuple[str, list[int]]:
+    """Join spaced-out letters ("f u c k  y o u"); split the run into words with `lexicon`."""
+    if not _SPACED.search(text):
+        return text, index
+    out: list[str] = []
+    out_index: list[int] = []
+    last = 0
+    for match in _SPACED.finditer(text):
+        out += text[last : match.start()]
+        out_index += index[last : match.start()]
+        positions = [k for k in range(match.start(), match.end()) if text[k].isalpha()]
+        letters = "".join(text[k] for k in positions)
+        words = segment(letters, lexicon) if lexicon else [letters]
+        k = 0
+        for w, word in enumerate(words):
+            if w:
+                out.append(" ")
+                out_index.append(index[positions[k - 1]])
+            out += word
+            out_index += [index[p] for p in positions[k : k + len(word)]]
+            k += len(word)
+        last = match.end()
+    out += text[last:]
+    out_index += index[last:]
+    return "".join(out), out_index
+
+
+def _plain(
+    folded: str, index: list[int], table: dict[str, str], lexicon: Mapping[str, float] | None
+) -> tuple[str, list[int]]:
     text = _leet(folded, table)  # one character for one: the index is unchanged
-    text, index = _deleting(text, index, _SPACED, lambda t, k, m: t[k].isalpha())
+    text, index = _join_spaced(text, index, lexicon)
     return _deleting(text, index, _RUN, lambda t, k, m: k == m.start())
 
 
-def views(text: str) -> list[View]:
-    """Return the distinct normalised views of `text`, the closest to the original first."""
+def views(text: str, lexicon: Mapping[str, float] | None = None) -> list[View]:
+    """Return the distinct normalised views of `text`, the closest to the original first.
+
+    `lexicon` (known word -> cost) lets spaced-out letters be split back into words."""
     chars, index = _clean(text)
     cleaned = View("text", "".join(chars), tuple(index))
     folded, folded_index = _fold(cleaned.text, chars, index)
     out = [cleaned, View("folded", folded, tuple(folded_index))]
-    plain, plain_index = _plain(folded, folded_index, LEET)
+    plain, plain_index = _plain(folded, folded_index, LEET, lexicon)
     out.append(View("plain", plain, tuple(plain_index)))
-    if "1" in folded and _WORD_WITH_LEET.search(folded):
-        plain_l, plain_l_index = _plain(folded, folded_index, _LEET_L)
+    if "1" in folded:
+        plain_l, plain_l_index = _plain(folded, folded_index, _LEET_L, lexicon)
         out.append(View("plain_l", plain_l, tuple(plain_l_index)))
     seen: set[str] = set()
     distinct = []

@@ -192,13 +192,17 @@ def decide(
     counterfactual: Mapping[str, float] | None = None,
     failed: tuple[str, ...] = (),
     model_versions: Mapping[str, str] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Verdict:
     """Return the verdict for one item from its evidence under `policy`.
 
     `failed` names scorers that could not score it: an output is then held (fail closed)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be prompt or output, not {direction!r}")
-    evidence, notes = effective_scores(evidence, counterfactual if policy.counterfactual else None)
+    evidence, cf_notes = effective_scores(
+        evidence, counterfactual if policy.counterfactual else None
+    )
+    notes = [*notes, *cf_notes]
     best: dict[str, Evidence] = {}
     for item in evidence:
         if item.label not in best or item.score > best[item.label].score:
@@ -215,7 +219,7 @@ def decide(
             severity = 2 if item.score >= limits.block else 1
             reasons.append((severity, item.score / max(limits.flag, 1e-6), item))
     reasons.sort(key=lambda r: (-r[0], -r[1]))
-    notes += list(policy.notes)
+    notes += policy.notes
     if failed:
         notes.append(f"scorers failed: {', '.join(failed)}")
         if direction == "output" and action == "allow":

@@ -69,6 +69,7 @@ class Screener:
         self.rules = rules if rules is not None else default_rules()
         self.pii = pii if pii is not None else PiiDetector()
         self.failed_to_load: list[str] = []
+        self.lexicon: dict[str, float] = {}
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -85,6 +86,9 @@ class Screener:
             except Exception:
                 log.exception("scorer %s failed to load; screening fails closed", scorer.name)
                 failed.append(scorer.name)
+                continue
+            if hasattr(scorer, "lexicon"):
+                self.lexicon.update(scorer.lexicon())
         self.failed_to_load = failed
         return failed
 
@@ -113,6 +117,7 @@ class Screener:
                 counterfactual=counterfactuals.get(k),
                 failed=failed,
                 model_versions=self.model_versions,
+                notes=tuple(item.notes),
             )
             for k, item in enumerate(items)
         ]
@@ -120,7 +125,7 @@ class Screener:
     def _prepare(self, text: object) -> _Item:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        item = _Item(text[:MAX_CHARS], normalize.views(text[:MAX_CHARS]))
+        item = _Item(text[:MAX_CHARS], normalize.views(text[:MAX_CHARS], self.lexicon))
         if len(text) > MAX_CHARS:
             item.notes.append(f"text of {len(text)} characters screened up to {MAX_CHARS}")
             item.evidence.append(Evidence("spam", 0.7, "length", (MAX_CHARS - 1, MAX_CHARS)))

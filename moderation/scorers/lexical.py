@@ -53,6 +53,17 @@ class LexicalScorer:
             self._vectorizer, self._model = profanity_check.vectorizer, profanity_check.model
             self._folds = _linear_folds(self._model)
 
+    def lexicon(self) -> dict[str, float]:
+        """Return word -> cost for segmenting spaced-out letters back into words: the
+        classifier's vocabulary at its idf (common words are cheap), English stop words at 1."""
+        self.load()
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        idf = self._vectorizer.idf_
+        costs = {word: float(idf[k]) for word, k in self._vectorizer.vocabulary_.items()}
+        costs.update(dict.fromkeys(ENGLISH_STOP_WORDS | {"a", "i"}, 1.0))
+        return costs
+
     def _probabilities(self, texts: list[str]) -> np.ndarray:
         features = self._vectorizer.transform(texts)
         if self._folds is None:

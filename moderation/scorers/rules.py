@@ -160,7 +160,7 @@ DEFAULT_RULES: tuple[Rule, ...] = tuple(
     _words(
         "self_harm",
         0.95,
-        "kill myself, killing myself, kill my self, kms, end my life, end it all, want to die, "
+        "kill myself, killing myself, kill my self, end my life, end it all, want to die, "
         "wanna die, commit suicide, suicidal, cut myself, cutting myself, hurt myself, "
         "self harm, self-harm, slit my wrists, hang myself, take my own life, better off dead, "
         "no reason to live, kill yourself, kys, go die, hang yourself, slit your wrists, "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +29,30 @@ def _file_digest(path: str) -> str:
     return digest.hexdigest()[:10]
 
 
+# The file names of Detoxify's release checkpoints (detoxify.detoxify.MODEL_URLS; a test keeps
+# them equal), so that finding them needs no torch import.
+CHECKPOINT_FILES = {
+    "original": "toxic_original-c1212f89.ckpt",
+    "unbiased": "toxic_debiased-c7548aa0.ckpt",
+    "multilingual": "multilingual_debiased-0b549669.ckpt",
+    "original-small": "original-albert-0e1d6498.ckpt",
+    "unbiased-small": "unbiased-albert-c8519128.ckpt",
+}
+
+
+def torch_hub_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Return torch.hub.get_dir() as torch computes it, without importing torch."""
+    if environ.get("TORCH_HOME"):
+        return Path(environ["TORCH_HOME"]).expanduser() / "hub"
+    cache = environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(cache) / "torch" / "hub"
+
+
 def weights_path(model_type: str, configured: str | None) -> Path:
     """Return where Detoxify's weights for `model_type` are (or would be) on this machine."""
     if configured:
         return Path(configured)
-    import torch.hub
-    from detoxify.detoxify import MODEL_URLS
-
-    filename = MODEL_URLS[model_type].rsplit("/", 1)[-1]
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+    return torch_hub_dir() / "checkpoints" / CHECKPOINT_FILES[model_type]
 
 
 def windows(ids: list[int], size: int, stride: int) -> list[list[int]]:

@@ -1,0 +1,117 @@
+"""Detoxify's real loading path, on a tiny Detoxify-format checkpoint built here.
+
+The real weights need a download this machine cannot make; the code path is the same."""
+
+import pytest
+
+from moderation.policy import policy_for
+from moderation.scorers.lexical import LexicalScorer
+from moderation.scorers.local_checkpoint import build
+from moderation.scorers.toxicity import CHECKPOINT_FILES, DetoxifyScorer, weights_path, windows
+from moderation.screen import Screener
+from moderation.stack import build_screener, detoxify_wanted
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("detoxify"))
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny):
+    checkpoint, config = tiny
+    s = DetoxifyScorer(checkpoint=str(checkpoint), config_path=str(config))
+    s.load()
+    return s
+
+
+def test_checkpoint_file_names_match_the_library():
+    from detoxify.detoxify import MODEL_URLS
+
+    assert {k: v.rsplit("/", 1)[-1] for k, v in MODEL_URLS.items()} == CHECKPOINT_FILES
+
+
+def test_loads_through_detoxify_and_scores_every_label(scorer):
+    from detoxify import Detoxify
+
+    assert isinstance(scorer._detoxify, Detoxify)
+    assert scorer.version.startswith("detoxify-local-")
+    (scores,) = scorer.score(["hello you idiot"])
+    assert set(scores) == {
+        "toxicity", "severe_toxicity", "obscene", "identity_attack", "insult", "threat",
+        "sexual_explicit",
+    }  # fmt: skip
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    # Same numbers as Detoxify's own predict for a text inside one window.
+    assert scores["toxicity"] == pytest.approx(
+        scorer._detoxify.predict("hello you idiot")["toxicity"], abs=1e-5
+    )
+
+
+def test_batching_and_padding_do_not_change_scores(scorer):
+    texts = ["short", "a somewhat longer text about a red heart and a cat", "", "idiot " * 40]
+    batched = scorer.score(texts)
+    alone = [scorer.score([t])[0] for t in texts]
+    for b, a in zip(batched, alone, strict=True):
+        assert b == pytest.approx(a, abs=1e-5)
+
+
+def test_long_texts_are_scored_in_overlapping_windows(scorer):
+    assert windows(list(range(10)), 4, 3) == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert windows([1, 2], 4, 3) == [[1, 2]]
+    text = "nice day " * 600 + "you stupid idiot"
+    tokens = scorer._detoxify.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    assert len(tokens) > 2 * scorer.max_tokens
+    (whole,) = scorer.score([text])
+    size = scorer.max_tokens - 2
+    decode = scorer._detoxify.tokenizer.decode
+    parts = [decode(w) for w in windows(tokens, size, size * 3 // 4)]
+    expected = max(s["toxicity"] for s in scorer.score(parts))
+    assert whole["toxicity"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_screener_uses_detoxify_next_to_the_lexical_scorer(scorer):
+    screener = Screener([LexicalScorer(), scorer])
+    assert screener.load() == []
+    (verdict,) = screener.screen(["a red heart"], "output", policy_for())
+    assert verdict.model_versions["detoxify"] == scorer.version
+    assert {"toxicity", "threat"} <= set(verdict.scores)
+
+
+class Settings:
+    detoxify, detoxify_model, detoxify_config, device = "auto", "unbiased", None, "cpu"
+    detoxify_checkpoint = None
+
+
+def test_stack_uses_detoxify_only_when_its_weights_are_here(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert (
+        weights_path("unbiased", None)
+        == tmp_path / "hub" / "checkpoints" / CHECKPOINT_FILES["unbiased"]
+    )
+    assert detoxify_wanted("auto", "unbiased", None)[0] is False
+    assert detoxify_wanted("off", "unbiased", str(tiny[0]))[0] is False
+    settings = Settings()
+    settings.detoxify_checkpoint, settings.detoxify_config = str(tiny[0]), str(tiny[1])
+    assert [s.name for s in build_screener(settings).learned] == ["lexical", "detoxify"]
+
+
+def test_missing_weights_fail_closed_for_outputs(tmp_path):
+    settings = Settings()
+    settings.detoxify, settings.detoxify_checkpoint = "on", str(tmp_path / "missing.ckpt")
+    screener = build_screener(settings)
+    assert screener.failed_to_load == ["detoxify"]
+    held, prompt = (
+        screener.screen(["a red heart"], "output", policy_for())[0],
+        screener.screen(["a red heart"], "prompt", policy_for())[0],
+    )
+    assert held.action == "flag" and held.top.label == "scorer_failure"
+    assert prompt.action == "allow"
+
+
+def test_doctor_reports_configured_weights(genbot, home, tiny):
+    import json
+
+    env = {"GENBOT_HOME": str(home), "GENBOT_DETOXIFY_CHECKPOINT": str(tiny[0])}
+    checks = {c["name"]: c for c in json.loads(genbot("doctor", "--json", env=env).stdout)}
+    assert checks["detoxify"]["status"] == "ok" and str(tiny[0]) in checks["detoxify"]["detail"]
