@@ -81,6 +81,17 @@ def cmd_moderate(args: argparse.Namespace, bot: BotSettings, service: ServiceSet
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Run a bias audit; write JSON + PNG under GENBOT_HOME/reports and print a summary."""
+    from moderation.audit_report import run_moderation_audit
+
+    out = Path(args.out) if args.out else bot.home / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    for line in run_moderation_audit(service, args.policy, args.direction, out):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -102,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadow", action="store_true", help="shadow mode: report, never enforce")
     p.add_argument("--age-restricted", action="store_true", help="the channel is age-restricted")
     p.set_defaults(handler=cmd_moderate)
+
+    p = sub.add_parser("audit", help="bias audits: writes JSON + PNG under GENBOT_HOME/reports")
+    p.add_argument("target", choices=["moderation"], help="what to audit")
+    p.add_argument("--policy", default="pg13", choices=["kids", "pg13", "adult"])
+    p.add_argument("--direction", default="prompt", choices=["prompt", "output"])
+    p.add_argument("--out", help="folder for the report (default GENBOT_HOME/reports)")
+    p.set_defaults(handler=cmd_audit)
     return parser
 
 

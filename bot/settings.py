@@ -206,6 +206,12 @@ class ServiceSettings:
         None,
         "Local Hugging Face config + tokenizer folder that goes with that checkpoint.",
     )
+    nsfw_model: str | None = setting(
+        "GENBOT_NSFW_MODEL",
+        _parse_optional_str,
+        None,
+        "Image-classification model (local folder or hub id) with an nsfw class; empty: none.",
+    )
     log_level: str = setting("GENBOT_LOG_LEVEL", _parse_log_level, "INFO", "Logging level.")
 
     @classmethod

@@ -3,8 +3,10 @@
 A policy holds, per direction (prompt or output) and per label, a flag and a block threshold.
 Presets: `kids`, `pg13` (default) and `adult` (only in age-restricted channels; elsewhere pg13).
 `decide` also applies the counterfactual identity check: for the labels a learned scorer can
-raise merely because an identity term is present, the score that counts is the lower of the
-original and the score of the same text with identity terms swapped for neutral words.
+move merely because an identity term is present, the score that counts is the score of the same
+text with its identity terms swapped for neutral words. An identity term alone can then neither
+make a statement toxic ("I am a gay Muslim woman") nor excuse one; targeted attacks on a group
+are caught by rules, which the swap does not touch.
 """
 
 from __future__ import annotations
@@ -167,19 +169,20 @@ class Evidence:
 def effective_scores(
     evidence: list[Evidence], counterfactual: Mapping[str, float] | None
 ) -> tuple[list[Evidence], list[str]]:
-    """Return the evidence with learned identity-sensitive scores capped by the counterfactual
-    scores, and a note per label where that changed the score."""
+    """Return the evidence with learned identity-sensitive scores replaced by the counterfactual
+    scores, and a note per label where that changed the score by more than 0.01."""
     if not counterfactual:
         return evidence, []
     out, notes = [], []
     for item in evidence:
         swapped = counterfactual.get(item.label)
         sensitive = item.label in IDENTITY_SENSITIVE and item.source in LEARNED_SOURCES
-        if sensitive and swapped is not None and swapped < item.score:
-            notes.append(
-                f"counterfactual: {item.label} {item.score:.2f} -> {swapped:.2f} "
-                "with identity terms swapped for neutral words"
-            )
+        if sensitive and swapped is not None:
+            if abs(swapped - item.score) > 0.01:
+                notes.append(
+                    f"counterfactual: {item.label} {item.score:.2f} -> {swapped:.2f} "
+                    "with identity terms swapped for neutral words"
+                )
             item = Evidence(item.label, swapped, item.source, item.span)
         out.append(item)
     return out, notes

@@ -11,13 +11,18 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from moderation import identity, normalize
-from moderation.policy import IDENTITY_SENSITIVE, LEARNED_SOURCES, Evidence, Policy, decide
+from moderation.policy import Evidence, Policy, decide
 from moderation.scorers import Finder, Scorer
+from moderation.scorers.images import ImageChecker
 from moderation.scorers.pii import PiiDetector
 from moderation.scorers.rules import Rule, RuleSet, default_rules
 from moderation.verdict import Verdict
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +69,10 @@ class Screener:
         learned: Sequence[Scorer] = (),
         rules: RuleSet | None = None,
         pii: Finder | None = None,
+        images: ImageChecker | None = None,
     ) -> None:
         self.learned = list(learned)
+        self.images = images if images is not None else ImageChecker()
         self.rules = rules if rules is not None else default_rules()
         self.pii = pii if pii is not None else PiiDetector()
         self.failed_to_load: list[str] = []
@@ -74,13 +81,13 @@ class Screener:
     @property
     def model_versions(self) -> dict[str, str]:
         """Return the name → version of every scorer."""
-        scorers = [*self.learned, self.rules, self.pii]
+        scorers = [*self.learned, self.rules, self.pii, self.images]
         return {s.name: s.version for s in scorers}
 
     def load(self) -> list[str]:
         """Load every scorer; return the names of those that failed (they are dropped)."""
         failed = []
-        for scorer in self.learned:
+        for scorer in [*self.learned, self.images]:
             try:
                 scorer.load()
             except Exception:
@@ -107,7 +114,7 @@ class Screener:
         learned, failed = self._score_learned([item.views for item in items])
         for item, best in zip(items, learned, strict=True):
             item.evidence.extend(best.values())
-        counterfactuals = self._counterfactuals(items, direction, policy)
+        counterfactuals = self._counterfactuals(items, policy)
         failed = tuple(dict.fromkeys(self.failed_to_load + failed))
         return [
             decide(
@@ -120,6 +127,33 @@ class Screener:
                 notes=tuple(item.notes),
             )
             for k, item in enumerate(items)
+        ]
+
+    def screen_images(
+        self,
+        images: Sequence[Image.Image],
+        direction: str,
+        policy: Policy,
+        denylist: Sequence[str] = (),
+    ) -> list[Verdict]:
+        """Return one verdict per (already safely decoded) image, in order."""
+        failed = [n for n in self.failed_to_load if n == self.images.name]
+        scored: list[dict[str, float]] = [{} for _ in images]
+        if not failed:
+            try:
+                scored = self.images.score(list(images), denylist)
+            except Exception:
+                log.exception("image checks failed on a batch of %d", len(images))
+                failed = [self.images.name]
+        return [
+            decide(
+                [Evidence(label, value, self.images.name) for label, value in scores.items()],
+                policy,
+                direction,
+                failed=tuple(failed),
+                model_versions=self.model_versions,
+            )
+            for scores in scored
         ]
 
     def _prepare(self, text: object) -> _Item:
@@ -173,23 +207,14 @@ class Screener:
                         )
         return best, failed
 
-    def _counterfactuals(
-        self, items: list[_Item], direction: str, policy: Policy
-    ) -> dict[int, dict[str, float]]:
-        """Rescore, with identity terms neutralised, the items that mention one and whose learned
-        identity-sensitive scores would flag; return item index -> {label: score}."""
-        if not policy.counterfactual:
+    def _counterfactuals(self, items: list[_Item], policy: Policy) -> dict[int, dict[str, float]]:
+        """Rescore, with identity terms neutralised, the items that mention one; return item
+        index -> {label: score}. Done for every mention, not only high scores, so that a term
+        that lowers a learned score is corrected as much as one that raises it."""
+        if not policy.counterfactual or not self.learned:
             return {}
         wanted = [
-            k
-            for k, item in enumerate(items)
-            if any(identity.mentions(v.text) for v in item.views)
-            and any(
-                e.label in IDENTITY_SENSITIVE
-                and e.source in LEARNED_SOURCES
-                and e.score >= policy.thresholds(direction, e.label).flag
-                for e in item.evidence
-            )
+            k for k, item in enumerate(items) if any(identity.mentions(v.text) for v in item.views)
         ]
         swapped = [
             [normalize.View(v.name, identity.neutralise(v.text), ()) for v in items[k].views]

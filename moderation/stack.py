@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from moderation.scorers.images import ImageChecker
 from moderation.scorers.lexical import LexicalScorer
 from moderation.scorers.toxicity import DetoxifyScorer, weights_path
 from moderation.screen import Screener
@@ -41,6 +42,7 @@ def build_screener(settings: Any) -> Screener:
                 device=settings.device,
             )
         )
-    screener = Screener(learned)
+    images = ImageChecker(nsfw_model=settings.nsfw_model, device=settings.device)
+    screener = Screener(learned, images=images)
     screener.load()
     return screener

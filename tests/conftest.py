@@ -44,7 +44,7 @@ def genbot(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
             cwd=kwargs.pop("cwd", tmp_path),
             env=clean_env(**(env or {})),
             capture_output=True,
-            text=True,
+            text=kwargs.pop("text", True),
             timeout=kwargs.pop("timeout", 120),
             **kwargs,
         )

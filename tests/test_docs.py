@@ -36,3 +36,10 @@ def test_readme_names_the_install_and_test_commands_that_ci_runs():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     for command in ("./install.sh", ".venv/bin/python -m pytest"):
         assert command in README and command in ci
+
+
+def test_every_moderation_label_is_in_the_readme_table():
+    from moderation.labels import LABELS
+
+    missing = [label for label in LABELS if f"| `{label}` |" not in README]
+    assert not missing, f"README lacks: {missing}"

