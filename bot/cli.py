@@ -92,6 +92,29 @@ def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
     return 0
 
 
+def cmd_data(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Build a dataset under GENBOT_HOME/datasets."""
+    from data import emoji
+    from generators.text_encoder import shared_encoder
+    from generators.train import caption_embeddings
+
+    files = emoji.build(bot.home, progress=not args.no_progress)
+    _, index = emoji.load(bot.home, 64)
+    captions = [e["caption"] for e in index]
+    caption_embeddings(bot.home, "emoji", captions, shared_encoder().encode)
+    for name, path in files.items():
+        print(f"{name:<11} {path}")
+    print(f"{len(captions)} images with captions; caption embeddings cached beside them")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Train a model family (arguments are those of generators.train)."""
+    from generators import train
+
+    return train.main(args.train_args, home=bot.home)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -120,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", default="prompt", choices=["prompt", "output"])
     p.add_argument("--out", help="folder for the report (default GENBOT_HOME/reports)")
     p.set_defaults(handler=cmd_audit)
+
+    p = sub.add_parser("data", help="build training datasets under GENBOT_HOME/datasets")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("dataset", choices=["images"], help="images: the Noto emoji set")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=cmd_data)
+
+    p = sub.add_parser(
+        "train", help="train a model family (see `genbot train gan --help`)", add_help=False
+    )
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_train)
     return parser
 
 

@@ -209,3 +209,25 @@ async def test_async_store_runs_every_call_on_one_thread(tmp_path):
     with pytest.raises(AttributeError):
         astore._check_usable  # noqa: B018
     await astore.close()
+
+
+def test_guild_rules_add_replace_remove(store):
+    store.add_rule(
+        guild=1, label="spam", pattern="buy now", kind="keyword", score=0.9, created_by=5
+    )
+    store.add_rule(
+        guild=1, label="spam", pattern="buy now", kind="keyword", score=0.7, created_by=6
+    )
+    store.add_rule(
+        guild=2, label="obscene", pattern="*heck*", kind="keyword", score=1.0, created_by=5
+    )
+    (rule,) = store.guild_rules(1)
+    assert (rule["pattern"], rule["score"], rule["created_by"]) == ("buy now", 0.7, 6)
+    assert store.remove_rule(guild=1, pattern="buy now") == 1 and store.guild_rules(1) == []
+    assert len(store.guild_rules(2)) == 1
+
+
+def test_image_denylist(store):
+    store.add_denylisted_image(guild=1, hash="ffee00112233aabb", note="raid spam", created_by=5)
+    store.add_denylisted_image(guild=1, hash="ffee00112233aabb", note="again", created_by=5)
+    assert store.denylisted_images(1) == ["ffee00112233aabb"] and store.denylisted_images(2) == []

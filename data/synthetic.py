@@ -1,0 +1,35 @@
+"""A tiny synthetic image dataset in code: coloured shapes on white, with captions.
+
+For tests and `--dry-run`s: no files, no downloads, deterministic for a seed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
+           "yellow": (240, 200, 30), "purple": (140, 60, 180), "black": (20, 20, 20)}  # fmt: skip
+SHAPES = ("circle", "square", "triangle")
+
+
+def _mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    cx, cy = rng.uniform(0.35, 0.65, 2)
+    r = rng.uniform(0.2, 0.3)
+    if shape == "circle":
+        return (xx - cx) ** 2 + (yy - cy) ** 2 < r**2
+    if shape == "square":
+        return (abs(xx - cx) < r) & (abs(yy - cy) < r)
+    return (yy > cy - r) & (yy < cy + r) & (abs(xx - cx) < (yy - (cy - r)) / 2)
+
+
+def shapes(n: int, size: int = 16, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Return n images (n, size, size, 3) uint8 and their captions ("red circle" …)."""
+    rng = np.random.default_rng(seed)
+    images = np.full((n, size, size, 3), 255, dtype=np.uint8)
+    captions = []
+    names = list(COLOURS)
+    for k in range(n):
+        colour, shape = names[k % len(names)], SHAPES[(k // len(names)) % len(SHAPES)]
+        images[k][_mask(shape, size, rng)] = COLOURS[colour]
+        captions.append(f"{colour} {shape}")
+    return images, captions

@@ -1,0 +1,1 @@
+"""Model families: one file each (gan, vae, …), the same small interface in each."""

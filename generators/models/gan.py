@@ -1,0 +1,210 @@
+"""Text-conditioned DCGAN: prompt embedding (MiniLM, 384-d) + noise → image.
+
+Generator: the embedding is projected and concatenated with the noise, then upsampled from 4×4
+by nearest-neighbour + conv blocks (no checkerboards) to `image_size`. Discriminator: strided
+convs with spectral norm and a projection head, `D(x, e) = w·h + <P e, h>`, trained with the
+hinge loss on real/matching pairs against generated images and real images with mismatched
+captions (matching-aware), so the generator must honour the prompt, not just look real.
+The generator's weights are averaged (EMA) for sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils import spectral_norm
+
+FAMILY = "gan"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and training settings of one GAN."""
+
+    image_size: int = 64
+    embed_dim: int = 384
+    noise_dim: int = 128
+    cond_dim: int = 128
+    g_channels: int = 64
+    d_channels: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_decay: float = 0.999
+    mismatch_weight: float = 0.5
+    batch_size: int = 64
+
+    @property
+    def levels(self) -> int:
+        """Return how many 2x up/down-sampling steps lie between 4x4 and the image."""
+        return int(math.log2(self.image_size // 4))
+
+
+PRESETS = {
+    "tiny": Config(image_size=16, noise_dim=16, cond_dim=16, g_channels=8, d_channels=8,
+                   batch_size=8, ema_decay=0.9),
+    # Sized for a 2-core CPU: ~1 s per step of 64 at 64x64 px.
+    "small": Config(image_size=64, g_channels=32, d_channels=32, batch_size=64),
+    "base": Config(image_size=64, g_channels=128, d_channels=128, batch_size=128),
+}  # fmt: skip
+
+
+def _up_block(c_in: int, c_out: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Generator(nn.Module):
+    """(noise, embedding) → images in [-1, 1]."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        top = config.g_channels * 2 ** (config.levels - 1)
+        self.condition = nn.Sequential(
+            nn.Linear(config.embed_dim, config.cond_dim), nn.LeakyReLU(0.2)
+        )
+        self.stem = nn.Sequential(
+            nn.Linear(config.noise_dim + config.cond_dim, top * 16, bias=False),
+            nn.Unflatten(1, (top, 4, 4)),
+            nn.BatchNorm2d(top),
+            nn.ReLU(inplace=True),
+        )
+        blocks, channels = [], top
+        for _ in range(config.levels):
+            blocks.append(_up_block(channels, max(channels // 2, config.g_channels // 2)))
+            channels = max(channels // 2, config.g_channels // 2)
+        self.blocks = nn.Sequential(*blocks)
+        self.to_rgb = nn.Conv2d(channels, 3, 3, padding=1)
+
+    def forward(self, noise: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([noise, self.condition(embedding)], dim=1)
+        return torch.tanh(self.to_rgb(self.blocks(self.stem(h))))
+
+
+class Discriminator(nn.Module):
+    """(images, embedding) → realness-and-match score (projection discriminator)."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        layers, channels = [], 3
+        for level in range(config.levels):
+            out = config.d_channels * 2**level
+            layers += [spectral_norm(nn.Conv2d(channels, out, 4, 2, 1)), nn.LeakyReLU(0.2)]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Linear(channels * 16, 1))
+        self.project = spectral_norm(nn.Linear(config.embed_dim, channels * 16))
+
+    def forward(self, images: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        h = self.features(images).flatten(1)
+        return self.head(h).squeeze(1) + (self.project(embedding) * h).sum(1)
+
+
+class GAN(nn.Module):
+    """The trainable pair plus the EMA generator used for sampling."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config)
+        self.ema = Generator(config)
+        self.ema.load_state_dict(self.generator.state_dict())
+        self.ema.requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the EMA generator towards the trained one (buffers copied as they are)."""
+        decay = self.config.ema_decay
+        for ema, live in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
+            ema.lerp_(live, 1.0 - decay)
+        for ema, live in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
+            ema.copy_(live)
+
+
+def optimizers(model: GAN) -> dict[str, torch.optim.Optimizer]:
+    """Return the Adam optimisers of generator and discriminator."""
+    c = model.config
+    return {
+        "g": torch.optim.Adam(model.generator.parameters(), lr=c.lr_g, betas=c.betas),
+        "d": torch.optim.Adam(model.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
+    }
+
+
+def train_step(
+    model: GAN,
+    opt: dict[str, torch.optim.Optimizer],
+    images: torch.Tensor,
+    embeddings: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """One discriminator and one generator update on a batch; return the losses."""
+    c, n = model.config, images.shape[0]
+    noise = torch.randn(n, c.noise_dim, generator=generator, device=images.device)
+    fake = model.generator(noise, embeddings)
+    wrong = embeddings.roll(1, dims=0)  # each image with another item's caption
+    d_real = model.discriminator(images, embeddings)
+    d_fake = model.discriminator(fake.detach(), embeddings)
+    d_wrong = model.discriminator(images, wrong)
+    loss_d = (
+        F.relu(1.0 - d_real).mean()
+        + (1 - c.mismatch_weight) * F.relu(1.0 + d_fake).mean()
+        + c.mismatch_weight * F.relu(1.0 + d_wrong).mean()
+    )
+    opt["d"].zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt["d"].step()
+    loss_g = -model.discriminator(fake, embeddings).mean()
+    opt["g"].zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt["g"].step()
+    model.update_ema()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}  # fmt: skip
+
+
+@torch.inference_mode()
+def generate(
+    model: GAN, embeddings: torch.Tensor, num_samples: int, rng: torch.Generator
+) -> torch.Tensor:
+    """Return (len(embeddings) * num_samples, 3, S, S) images in [0, 1] from the EMA generator.
+
+    Pure and seeded: the noise comes only from `rng`, so the same seed gives the same pixels."""
+    model.ema.eval()
+    device = next(model.ema.parameters()).device
+    repeated = embeddings.to(device).repeat_interleave(num_samples, dim=0)
+    noise = torch.randn(repeated.shape[0], model.config.noise_dim, generator=rng).to(device)
+    return (model.ema(noise, repeated).float() + 1.0) / 2.0
+
+
+def build(config: Config) -> GAN:
+    """Return a new GAN for `config`."""
+    return GAN(config)
+
+
+def preview(model: GAN, embeddings: torch.Tensor, images: torch.Tensor, rng: torch.Generator):
+    """Return (grid images, columns): each fixed prompt in a row, four seeds across."""
+    return generate(model, embeddings, 4, rng), 4
+
+
+def export_state(model: GAN) -> dict[str, torch.Tensor]:
+    """Return the inference weights: the EMA generator, floats in fp16 (a few MB)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in model.ema.state_dict().items()}
+
+
+def from_export(config: Config, state: dict[str, torch.Tensor]) -> GAN:
+    """Return a GAN ready to `generate` from `export_state` weights (fp32 on CPU)."""
+    model = GAN(config)
+    model.ema.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    )
+    return model.eval()

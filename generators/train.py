@@ -1,0 +1,335 @@
+"""`genbot train <family>`: one training loop for every image family (GAN, VAE).
+
+    genbot train gan --preset small --epochs 60
+    genbot train vae --preset tiny --dry-run          # 2 steps on synthetic data, seconds
+
+Progress bar with live losses; a resumable checkpoint every N steps, at each epoch's end and on
+Ctrl-C (`--resume` continues from it); a sample grid PNG per epoch for fixed prompts; loss
+curves PNG and the exported inference checkpoint (`model.pt`, EMA weights in fp16) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data import checkpoints
+from generators.registry import FAMILIES, family
+
+log = logging.getLogger(__name__)
+
+FIXED_PROMPTS = (
+    "red heart", "smiling face", "pizza", "rocket", "cat face", "rainbow", "thumbs up", "snowman",
+    "sun", "christmas tree", "dog face", "birthday cake", "soccer ball", "banana", "star",
+    "ghost",
+)  # fmt: skip
+
+
+@dataclass
+class TrainingData:
+    """Images in [-1, 1] as (N, 3, S, S), their caption embeddings, and provenance."""
+
+    images: Any
+    embeddings: Any
+    captions: list[str]
+    name: str
+    digest: str
+    encode: Any  # texts -> embeddings, the same encoder the captions went through
+
+
+def _digest(images: np.ndarray, captions: list[str]) -> str:
+    h = hashlib.sha256(images.tobytes())
+    h.update("\n".join(captions).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def _to_tensor(images: np.ndarray, size: int):
+    import torch
+    from torch.nn import functional as F
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear")
+    return x
+
+
+def load_data(source: str, image_size: int, home: Path) -> TrainingData:
+    """Return the training data: `synthetic` (in code) or `emoji` (built dataset + MiniLM)."""
+    import torch
+
+    from generators.text_encoder import hashed_embeddings
+
+    if source == "synthetic":
+        from data.synthetic import shapes
+
+        images, captions = shapes(64, size=image_size, seed=0)
+        encode = hashed_embeddings
+    elif source == "emoji":
+        from data import emoji
+        from generators.text_encoder import shared_encoder
+
+        images, index = emoji.load(home, 32 if image_size <= 32 else 64)
+        captions = [e["caption"] for e in index]
+        encode = shared_encoder().encode
+    else:
+        raise ValueError(f"unknown data source {source!r}; use synthetic or emoji")
+    embeddings = caption_embeddings(home, source, captions, encode)
+    return TrainingData(
+        images=_to_tensor(images, image_size),
+        embeddings=torch.from_numpy(embeddings),
+        captions=captions,
+        name=source,
+        digest=_digest(images, captions),
+        encode=encode,
+    )
+
+
+def caption_embeddings(home: Path, source: str, captions: list[str], encode) -> np.ndarray:
+    """Return the captions' embeddings, cached beside the dataset (keyed by the captions)."""
+    if source == "synthetic":
+        return encode(captions)
+    key = hashlib.sha256("\n".join(captions).encode("utf-8")).hexdigest()[:16]
+    cache = home / "datasets" / f"{source}-captions-minilm-{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    vectors = encode(captions, progress=True)
+    np.save(cache, vectors)
+    return vectors
+
+
+def parse_sets(pairs: list[str], config: Any) -> Any:
+    """Return `config` with `key=value` overrides applied (values parsed as JSON when they can)."""
+    names = {f.name: f for f in dataclasses.fields(config)}
+    changes = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in names:
+            raise SystemExit(
+                f"--set {pair!r}: expected key=value with key one of {', '.join(names)}"
+            )
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        changes[key] = tuple(value) if isinstance(value, list) else value
+    return dataclasses.replace(config, **changes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of `genbot train`."""
+    p = argparse.ArgumentParser(prog="genbot train", description=__doc__.split("\n\n")[0])
+    p.add_argument("family", choices=sorted(FAMILIES))
+    p.add_argument("--preset", default="small")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--data", default="emoji", choices=["emoji", "synthetic"])
+    p.add_argument("--out", help="run folder (default GENBOT_HOME/runs/<family>-<preset>)")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this")
+    p.add_argument("--export", help="also copy the inference checkpoint into this folder")
+    p.add_argument("--dry-run", action="store_true", help="2 steps on synthetic data")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def resolve_device(name: str) -> str:
+    """Return the torch device for a setting: auto picks cuda when present."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
+    """Train a family; return the exit status (130 after Ctrl-C, with a checkpoint saved)."""
+    args = build_parser().parse_args(argv)
+    module = family(args.family)
+    if args.preset not in module.PRESETS:
+        raise SystemExit(f"unknown preset {args.preset!r}; choose from {', '.join(module.PRESETS)}")
+    config = parse_sets(args.set, module.PRESETS[args.preset])
+    if args.dry_run:
+        args.data, args.epochs = "synthetic", 1
+    out = Path(args.out) if args.out else home / "runs" / f"{args.family}-{args.preset}"
+    if args.dry_run and not args.out:
+        out = home / "runs" / f"{args.family}-{args.preset}-dry-run"
+    trainer = Trainer(module, config, args, out, home)
+    return trainer.run()
+
+
+class Trainer:
+    """Holds one training run's model, optimisers, data and history."""
+
+    def __init__(self, module, config, args, out: Path, home: Path) -> None:
+        import torch
+
+        self.module, self.config, self.args, self.out = module, config, args, out
+        self.device = resolve_device(args.device)
+        torch.manual_seed(args.seed)
+        self.data = load_data(args.data, config.image_size, home)
+        self.model = module.build(config).to(self.device)
+        self.opt = module.optimizers(self.model)
+        self.step, self.epoch, self.history, self.wall = 0, 0, [], 0.0
+        self.rng = torch.Generator().manual_seed(args.seed)
+        prompts = list(FIXED_PROMPTS) if args.data == "emoji" else self.data.captions[:16]
+        self.fixed = torch.from_numpy(np.asarray(self.data.encode(prompts), dtype=np.float32))
+        self.fixed_images = self.data.images[:16]
+        if args.resume:
+            self._resume()
+
+    def _resume(self) -> None:
+        blob = checkpoints.load(self.out / "last.pt", family=self.module.FAMILY)
+        self.model.load_state_dict(blob["state_dict"])
+        for name, state in blob["optimizer_state"].items():
+            self.opt[name].load_state_dict(state)
+        self.step, meta = blob["step"], blob["meta"]
+        self.epoch, self.history, self.wall = meta["epoch"], meta["history"], meta["wall_s"]
+        self.rng.set_state(self._byte_tensor(meta["rng_state"]))
+        log.info("resumed %s at step %d (epoch %d)", self.out, self.step, self.epoch)
+
+    @staticmethod
+    def _byte_tensor(values: list[int]):
+        import torch
+
+        return torch.tensor(values, dtype=torch.uint8)
+
+    def meta(self) -> dict:
+        """Return the provenance and progress recorded in every checkpoint."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "wall_s": self.wall,
+            "seed": self.args.seed,
+            "preset": self.args.preset,
+            "data": self.data.name,
+            "dataset_hash": self.data.digest,
+            "dataset_size": len(self.data.captions),
+            "git_commit": checkpoints.git_commit(),
+            "device": self.device,
+            "rng_state": self.rng.get_state().tolist(),
+        }
+
+    def save(self, name: str = "last.pt") -> Path:
+        """Write the resumable checkpoint (model, optimisers, progress)."""
+        return checkpoints.save(
+            self.out / name,
+            family=self.module.FAMILY,
+            config=self.config,
+            state_dict=self.model.state_dict(),
+            step=self.step,
+            meta=self.meta(),
+            optimizer_state={k: o.state_dict() for k, o in self.opt.items()},
+        )
+
+    def run(self) -> int:
+        """Train for the remaining epochs; return 0, or 130 when interrupted (saved)."""
+        from tqdm import tqdm
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        n = len(self.data.captions)
+        batch = min(self.config.batch_size, n)
+        steps_per_epoch = max(1, n // batch)
+        limit = 2 if self.args.dry_run else None
+        started = time.monotonic() - self.wall
+        bar = tqdm(total=self.args.epochs * steps_per_epoch, initial=self.step,
+                   disable=self.args.no_progress, desc=f"train {self.module.FAMILY}")  # fmt: skip
+        try:
+            while self.epoch < self.args.epochs:
+                order = self._order(n)
+                for k in range(steps_per_epoch):
+                    idx = order[k * batch : (k + 1) * batch]
+                    losses = self._train_step(idx)
+                    self.step += 1
+                    self.wall = time.monotonic() - started
+                    self.history.append({"step": self.step, **losses})
+                    bar.update(1)
+                    bar.set_postfix(
+                        {k: f"{v:.3f}" for k, v in losses.items() if k.startswith("loss")}
+                    )
+                    if self.step % self.args.checkpoint_every == 0:
+                        self.save()
+                    if limit is not None and self.step >= limit:
+                        break
+                    if self._out_of_time():
+                        self.save()
+                        return self.finish(stopped_early=True)
+                self.epoch += 1
+                self.preview()
+                self.save()
+                if limit is not None and self.step >= limit:
+                    break
+        except KeyboardInterrupt:
+            self.save()
+            bar.close()
+            print(f"interrupted: resumable checkpoint at {self.out / 'last.pt'} (use --resume)")
+            return 130
+        bar.close()
+        return self.finish(stopped_early=False)
+
+    def _order(self, n: int):
+        import torch
+
+        return torch.randperm(n, generator=self.rng)
+
+    def _train_step(self, idx) -> dict[str, float]:
+        images = self.data.images[idx].to(self.device)
+        embeddings = self.data.embeddings[idx].to(self.device)
+        return self.module.train_step(self.model, self.opt, images, embeddings, None)
+
+    def _out_of_time(self) -> bool:
+        return self.args.max_minutes is not None and self.wall > self.args.max_minutes * 60
+
+    def preview(self) -> Path:
+        """Write this epoch's sample grid (fixed prompts or images) as a PNG."""
+        import torch
+
+        from generators.images import save_grid
+
+        grid = self.module.preview(
+            self.model, self.fixed.to(self.device), self.fixed_images.to(self.device),
+            torch.Generator().manual_seed(1234),
+        )  # fmt: skip
+        return save_grid(grid, self.out / "samples" / f"epoch-{self.epoch:04d}.png", columns=8)
+
+    def finish(self, stopped_early: bool) -> int:
+        """Write the loss curves and the inference checkpoint; print where they are."""
+        from generators.images import plot_curves
+
+        hook = getattr(self.module, "after_training", None)
+        if hook is not None:
+            hook(self.model, self.data.images.to(self.device))
+        plot_curves(
+            self.history, self.out / "loss-curves.png", title=f"{self.module.FAMILY} training"
+        )
+        model_path = checkpoints.save(
+            self.out / "model.pt",
+            family=self.module.FAMILY,
+            config=self.config,
+            state_dict=self.module.export_state(self.model),
+            step=self.step,
+            meta={k: v for k, v in self.meta().items() if k not in ("history", "rng_state")},
+        )
+        if self.args.export:
+            export = Path(self.args.export)
+            export.mkdir(parents=True, exist_ok=True)
+            (export / "model.pt").write_bytes(model_path.read_bytes())
+        state = "stopped at the time limit" if stopped_early else "finished"
+        print(f"{state}: {self.step} steps, {self.epoch} epochs, {self.wall / 60:.1f} min; "
+              f"inference checkpoint {model_path}")  # fmt: skip
+        if not math.isfinite(self.history[-1].get("loss_g", self.history[-1].get("loss", 0.0))):
+            print("warning: the last loss is not finite")
+            return 1
+        return 0
