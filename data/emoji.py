@@ -14,6 +14,7 @@ Idempotent: a build whose outputs exist and match the sources' versions is skipp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -208,6 +209,14 @@ def _up_to_date(files: dict[str, Path], stamp: dict) -> bool:
         return False
     index = json.loads(files["index"].read_text(encoding="utf-8"))
     return {k: index.get(k) for k in stamp} == stamp
+
+
+def is_held_out(name: str, every: int = 20) -> bool:
+    """Return True for the ~1/`every` of emoji names kept out of training, for evaluation.
+
+    Decided by a hash of the name, so all skin tones of one emoji fall on the same side."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "little") % every == 0
 
 
 def load(home: Path, size: int) -> tuple[np.ndarray, list[dict]]:

@@ -79,6 +79,8 @@ def load_data(source: str, image_size: int, home: Path) -> TrainingData:
         from generators.text_encoder import shared_encoder
 
         images, index = emoji.load(home, 32 if image_size <= 32 else 64)
+        keep = [k for k, e in enumerate(index) if not emoji.is_held_out(e["name"])]
+        images, index = images[keep], [index[k] for k in keep]  # the held-out names: eval only
         captions = [e["caption"] for e in index]
         encode = shared_encoder().encode
     else:

@@ -16,7 +16,8 @@ import bot, moderation
 # Every module of bot/ and moderation/: heavy libraries load only inside scorers' load().
 names = [m.name for m in pkgutil.walk_packages(bot.__path__, "bot.")]
 names += [m.name for m in pkgutil.walk_packages(moderation.__path__, "moderation.")]
-names += ["data.store", "data.migrations"]
+names += ["data.store", "data.migrations", "data.emoji", "data.synthetic", "data.checkpoints"]
+names += ["generators.schema", "generators.registry"]
 for name in names:
     importlib.import_module(name)
 print(json.dumps(names))

@@ -120,11 +120,15 @@ class GAN(nn.Module):
         self.ema = Generator(config)
         self.ema.load_state_dict(self.generator.state_dict())
         self.ema.requires_grad_(False)
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """Move the EMA generator towards the trained one (buffers copied as they are)."""
-        decay = self.config.ema_decay
+        """Move the EMA generator towards the trained one (buffers copied as they are). The
+        decay warms up from 0.1, so early samples already follow the training."""
+        self.ema_updates += 1
+        n = float(self.ema_updates)
+        decay = min(self.config.ema_decay, (1.0 + n) / (10.0 + n))
         for ema, live in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
             ema.lerp_(live, 1.0 - decay)
         for ema, live in zip(self.ema.buffers(), self.generator.buffers(), strict=True):

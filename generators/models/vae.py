@@ -57,8 +57,12 @@ class VAE(nn.Module):
         up = []
         for _ in range(config.levels):
             out = max(channels // 2, config.channels // 2)
-            up += [nn.Upsample(scale_factor=2, mode="nearest"),
-                   nn.Conv2d(channels, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU()]  # fmt: skip
+            up += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(channels, out, 3, padding=1),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+            ]
             channels = out
         top = config.channels * 2 ** (config.levels - 1)
         self.from_latent = nn.Sequential(

@@ -1,0 +1,40 @@
+"""Request validation: every bad value names its field; nothing crashes."""
+
+import pytest
+
+from generators.schema import MAX_PROMPT_CHARS, ImageRequest, RequestError, VariationRequest
+
+
+def test_defaults_and_whitespace():
+    request = ImageRequest.parse({"prompt": "  red\n heart  "})
+    assert request == ImageRequest("red heart", 4, 0)
+    assert ImageRequest.parse({"prompt": "ハート", "num_samples": 1, "seed": 2**40}).seed == 2**40
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({}, "prompt", "must be a string"),
+        ({"prompt": "   "}, "prompt", "is empty"),
+        ({"prompt": "x" * 10_000}, "prompt", f"the limit is {MAX_PROMPT_CHARS}"),
+        ({"prompt": "a", "num_samples": 0}, "num_samples", "between 1 and 16"),
+        ({"prompt": "a", "num_samples": 999}, "num_samples", "between 1 and 16"),
+        ({"prompt": "a", "num_samples": "4"}, "num_samples", "must be an integer"),
+        ({"prompt": "a", "num_samples": True}, "num_samples", "must be an integer"),
+        ({"prompt": "a", "seed": -1}, "seed", "between 0"),
+    ],
+)
+def test_bad_image_requests(body, field, reason):
+    with pytest.raises(RequestError) as info:
+        ImageRequest.parse(body)
+    assert info.value.field == field and reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"strength": -1}, "strength"), ({"strength": "x"}, "strength"), ({"steps": 1}, "steps")],
+)
+def test_bad_variation_requests(body, field):
+    with pytest.raises(RequestError) as info:
+        VariationRequest.parse(body)
+    assert info.value.field == field
