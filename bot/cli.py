@@ -20,6 +20,8 @@ from bot.settings import (
     merged_environment,
     secret_values,
 )
+from data.checkpoints import CheckpointError
+from data.emoji import DatasetError
 from data.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,13 @@ def cmd_train(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
     return train.main(args.train_args, home=bot.home)
 
 
+def cmd_eval(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Evaluate a checkpoint (arguments are those of generators.evaluate)."""
+    from generators import evaluate
+
+    return evaluate.main(args.eval_args, home=bot.home)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -155,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("train_args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser(
+        "eval", help="evaluate a checkpoint (see `genbot eval gan --help`)", add_help=False
+    )
+    p.add_argument("eval_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_eval)
     return parser
 
 
@@ -170,7 +185,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         bot, service = replace(bot, home=home), replace(service, home=home)
         logs.configure(bot.log_level, secret_values(env))
         return handler(args, bot, service)
-    except (SettingsError, StoreError) as exc:
+    except (SettingsError, StoreError, CheckpointError, DatasetError) as exc:
         print(logs.redact(f"genbot: error: {exc}", secret_values(env)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

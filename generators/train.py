@@ -63,8 +63,11 @@ def _to_tensor(images: np.ndarray, size: int):
     return x
 
 
-def load_data(source: str, image_size: int, home: Path) -> TrainingData:
-    """Return the training data: `synthetic` (in code) or `emoji` (built dataset + MiniLM)."""
+def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, Any]:
+    """Return all of a dataset (held-out items included) and the boolean held-out mask.
+
+    `synthetic` is made in code (every fourth image held out); `emoji` is the built dataset
+    with ~5% of emoji names held out (see data.emoji.is_held_out)."""
     import torch
 
     from generators.text_encoder import hashed_embeddings
@@ -73,20 +76,20 @@ def load_data(source: str, image_size: int, home: Path) -> TrainingData:
         from data.synthetic import shapes
 
         images, captions = shapes(64, size=image_size, seed=0)
+        held = [k % 4 == 3 for k in range(len(captions))]
         encode = hashed_embeddings
     elif source == "emoji":
         from data import emoji
         from generators.text_encoder import shared_encoder
 
         images, index = emoji.load(home, 32 if image_size <= 32 else 64)
-        keep = [k for k, e in enumerate(index) if not emoji.is_held_out(e["name"])]
-        images, index = images[keep], [index[k] for k in keep]  # the held-out names: eval only
         captions = [e["caption"] for e in index]
+        held = [emoji.is_held_out(e["name"]) for e in index]
         encode = shared_encoder().encode
     else:
         raise ValueError(f"unknown data source {source!r}; use synthetic or emoji")
     embeddings = caption_embeddings(home, source, captions, encode)
-    return TrainingData(
+    data = TrainingData(
         images=_to_tensor(images, image_size),
         embeddings=torch.from_numpy(embeddings),
         captions=captions,
@@ -94,6 +97,24 @@ def load_data(source: str, image_size: int, home: Path) -> TrainingData:
         digest=_digest(images, captions),
         encode=encode,
     )
+    return data, torch.tensor(held)
+
+
+def subset(data: TrainingData, mask: Any) -> TrainingData:
+    """Return the items of `data` where `mask` is true."""
+    keep = mask.nonzero().flatten()
+    return dataclasses.replace(
+        data,
+        images=data.images[keep],
+        embeddings=data.embeddings[keep],
+        captions=[data.captions[k] for k in keep.tolist()],
+    )
+
+
+def load_data(source: str, image_size: int, home: Path) -> TrainingData:
+    """Return the training part of a dataset (held-out names are for evaluation only)."""
+    data, held = load_all(source, image_size, home)
+    return subset(data, ~held)
 
 
 def caption_embeddings(home: Path, source: str, captions: list[str], encode) -> np.ndarray:
