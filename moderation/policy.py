@@ -142,18 +142,32 @@ def policy_for(
     )
 
 
-def policy_from_json(data: str | Mapping[str, Any] | None) -> Policy:
-    """Return a policy from a preset name or from `Policy.to_json` output (None: default)."""
+def policy_from_json(data: object) -> Policy:
+    """Return a policy from a preset name or from `Policy.to_json` output (None: default).
+
+    Raises ValueError, with the reason, for anything else."""
     if data is None or isinstance(data, str):
         return policy_for(data or DEFAULT_PRESET)
-    base = policy_for(data.get("name", DEFAULT_PRESET) if data.get("name") in PRESETS else "pg13")
-    return Policy(
-        name=str(data.get("name", "custom")),
-        prompt=_override_table(base.prompt, data.get("prompt", {}), "prompt"),
-        output=_override_table(base.output, data.get("output", {}), "output"),
-        shadow=bool(data.get("shadow", False)),
-        counterfactual=bool(data.get("counterfactual", True)),
-    )
+    if not isinstance(data, Mapping):
+        raise ValueError("must be a preset name or a policy object")
+    name = data.get("name", DEFAULT_PRESET)
+    base = policy_for(name if isinstance(name, str) and name in PRESETS else DEFAULT_PRESET)
+    try:
+        return Policy(
+            name=str(name),
+            prompt=_override_table(base.prompt, _mapping(data.get("prompt", {})), "prompt"),
+            output=_override_table(base.output, _mapping(data.get("output", {})), "output"),
+            shadow=bool(data.get("shadow", False)),
+            counterfactual=bool(data.get("counterfactual", True)),
+        )
+    except (TypeError, IndexError, KeyError) as exc:
+        raise ValueError(f"thresholds must be [flag, block] numbers ({exc})") from None
+
+
+def _mapping(value: object) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise ValueError("prompt and output must map labels to [flag, block]")
+    return value
 
 
 @dataclass(frozen=True)

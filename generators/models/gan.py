@@ -190,6 +190,27 @@ def generate(
     return (model.ema(noise, repeated).float() + 1.0) / 2.0
 
 
+@torch.inference_mode()
+def generate_batch(
+    model: GAN, embeddings: torch.Tensor, counts: list[int], rngs: list[torch.Generator]
+) -> list[torch.Tensor]:
+    """Return, for several requests at once (one forward pass), each request's images.
+
+    Request i has embedding i, wants counts[i] images and draws its noise from rngs[i] only,
+    so its images are those `generate` gives alone for the same seed."""
+    model.ema.eval()
+    device = next(model.ema.parameters()).device
+    noise = torch.cat(
+        [
+            torch.randn(n, model.config.noise_dim, generator=g)
+            for n, g in zip(counts, rngs, strict=True)
+        ]
+    )
+    repeated = embeddings.to(device).repeat_interleave(torch.tensor(counts, device=device), dim=0)
+    images = (model.ema(noise.to(device), repeated).float() + 1.0) / 2.0
+    return list(images.cpu().split(counts))
+
+
 def build(config: Config) -> GAN:
     """Return a new GAN for `config`."""
     return GAN(config)

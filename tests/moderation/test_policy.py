@@ -112,3 +112,11 @@ def test_explanations_are_plain_words_with_the_span():
         'in "you idiot".'
     )
     assert decide([], PG13, "prompt").explain(text) == "Nothing of concern was found."
+
+
+@pytest.mark.parametrize(
+    "data", [["pg13"], 3, {"prompt": [1, 2]}, {"prompt": {"spam": 5}}, {"output": {"spam": [2, 1]}}]
+)
+def test_malformed_policy_json_is_a_value_error(data):
+    with pytest.raises(ValueError):
+        policy_from_json(data)

@@ -1,0 +1,226 @@
+"""The one place in the service that touches torch: models on one device, run off the event loop.
+
+Each family's batch function takes a list of parsed requests and returns one reply dict per
+request, with every output already screened by the moderation layer: a blocked output is
+dropped (the reply says why), never returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from generators.schema import ImageRequest
+from moderation.policy import Policy
+from moderation.screen import Screener
+from moderation.verdict import Verdict
+
+log = logging.getLogger(__name__)
+SHIPPED = Path(__file__).resolve().parent.parent.parent / "data" / "models"
+DEFAULT_CHECKPOINTS = {
+    "gan": SHIPPED / "gan-emoji" / "model.pt",
+    "vae": SHIPPED / "vae-emoji" / "model.pt",
+}
+
+
+@dataclass
+class Job:
+    """One parsed request as the batcher carries it."""
+
+    request: Any
+    policy: Policy
+    images: list[bytes] = field(default_factory=list)
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Loaded:
+    """A family's model and what it was loaded from."""
+
+    model: Any
+    source: str
+    step: int
+    load_seconds: float
+
+
+def _worst(verdicts: list[Verdict]) -> Verdict:
+    order = {"allow": 0, "flag": 1, "block": 2}
+    return max(verdicts, key=lambda v: order[v.action]) if verdicts else Verdict("allow")
+
+
+class Engine:
+    """Loaded models + screener + one worker thread for model calls."""
+
+    def __init__(
+        self, device: str, screener: Screener, embed: Callable[[list[str]], np.ndarray]
+    ) -> None:
+        self.device = device
+        self.screener = screener
+        self.embed = embed
+        self.models: dict[str, Loaded] = {}
+        # One thread: model calls run one at a time on the device, never on the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genbot-engine")
+
+    def load(self, family: str, source: str | Path | None = None) -> Loaded:
+        """Load a family from a checkpoint path, or `tiny` for a fresh tiny model (tests)."""
+        import torch
+
+        from data import checkpoints
+        from generators.registry import family as family_module
+
+        started = time.monotonic()
+        module = family_module(family)
+        if source == "tiny":
+            torch.manual_seed(0)
+            model, step, where = module.build(module.PRESETS["tiny"]), 0, "tiny (random weights)"
+            if family == "vae":
+                module.calibrate(model, torch.rand(32, 3, 16, 16) * 2 - 1)
+        else:
+            path = Path(source) if source else DEFAULT_CHECKPOINTS[family]
+            blob = checkpoints.load(path, family=family)
+            model = module.from_export(
+                checkpoints.config_from(blob, module.Config), blob["state_dict"]
+            )
+            step, where = blob["step"], str(path)
+        loaded = Loaded(model.to(self.device).eval(), where, step, time.monotonic() - started)
+        self.models[family] = loaded
+        return loaded
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the engine thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def warm_up(self) -> None:
+        """Run each loaded family once, so the first request does not pay for lazy init."""
+        if "gan" in self.models:
+            self.gan_batch([Job(ImageRequest("warm up", 1, 0), _any_policy())])
+        self.screener.screen(["warm up"], "output", _any_policy())
+
+    # --- families ------------------------------------------------------------------------
+
+    def gan_batch(self, jobs: list[Job]) -> list[dict]:
+        """Generate every job's images in one forward pass; screen prompts and outputs."""
+        import torch
+
+        from generators import image_api
+        from generators.models import gan
+
+        started = time.monotonic()
+        prompts = self._screen_prompts(jobs)
+        live = [k for k, v in enumerate(prompts) if v.action != "block"]
+        replies: list[dict] = [_refused(v) for v in prompts]
+        if live:
+            embeddings = torch.as_tensor(
+                np.asarray(self.embed([jobs[k].request.prompt for k in live]), np.float32)
+            )
+            counts = [jobs[k].request.num_samples for k in live]
+            rngs = [torch.Generator().manual_seed(jobs[k].request.seed) for k in live]
+            images = gan.generate_batch(self.models["gan"].model, embeddings, counts, rngs)
+            for k, tiles in zip(live, images, strict=True):
+                replies[k] = self._image_reply(jobs[k], tiles, "gan", prompts[k], image_api)
+        compute_ms = (time.monotonic() - started) * 1000
+        return [{**r, "compute_ms": compute_ms} for r in replies]
+
+    def _screen_prompts(self, jobs: list[Job]) -> list[Verdict]:
+        # Server-side too: a client that skipped /v1/moderate still cannot get past it.
+        if all(j.policy == jobs[0].policy for j in jobs):
+            return self.screener.screen([j.request.prompt for j in jobs], "prompt", jobs[0].policy)
+        return [self.screener.screen([j.request.prompt], "prompt", j.policy)[0] for j in jobs]
+
+    def vae_batch(self, jobs: list[Job]) -> list[dict]:
+        """Make each job's variations (one image) or blend (two images); screen everything."""
+        import torch
+
+        from generators import image_api
+        from generators.models import vae
+
+        started = time.monotonic()
+        model = self.models["vae"].model
+        replies = []
+        for job in jobs:
+            uploads = self.screener.screen_images(_decoded(job.images), "prompt", job.policy)
+            upload_verdict = _worst(uploads)
+            if upload_verdict.action == "block":
+                replies.append(_refused(upload_verdict, "upload"))
+                continue
+            size = model.config.image_size
+            tensors = [image_api.image_tensor(data, size) for data in job.images]
+            rng = torch.Generator().manual_seed(job.request.seed)
+            if len(tensors) == 1:
+                tiles = vae.variations(
+                    model, tensors[0][None], job.request.num_samples, job.request.strength, rng
+                )
+            else:
+                tiles = vae.blend(model, tensors[0], tensors[1], job.request.steps)
+            replies.append(self._image_reply(job, tiles, "vae", upload_verdict, image_api))
+        compute_ms = (time.monotonic() - started) * 1000
+        return [{**r, "compute_ms": compute_ms} for r in replies]
+
+    def _image_reply(self, job: Job, tiles: Any, family: str, before: Verdict, image_api) -> dict:
+        from PIL import Image
+
+        from generators.images import to_uint8
+
+        pictures = [Image.fromarray(a) for a in to_uint8(tiles)]
+        verdicts = self.screener.screen_images(pictures, "output", job.policy)
+        kept = [k for k, v in enumerate(verdicts) if v.action != "block"]
+        seed = job.request.seed
+        name = f"{family}:{Path(self.models[family].source).parent.name or family}"
+        packed = (
+            image_api._pack(
+                tiles[kept], 2 if len(kept) == 4 else max(1, min(len(kept), 4)), name, seed, family
+            )
+            if kept
+            else None
+        )
+        outputs = []
+        if packed is not None:
+            outputs.append(
+                {"mime": "image/png", "role": "grid", "data": _b64(packed.grid), "seed": seed}
+            )
+            outputs += [
+                {"mime": "image/png", "role": "tile", "index": k, "data": _b64(t), "seed": seed}
+                for k, t in zip(kept, packed.tiles, strict=True)
+            ]
+        verdict = _worst([before, *verdicts])
+        reply = {
+            "outputs": outputs,
+            "verdict": verdict.to_json(),
+            "model": {
+                "family": family,
+                "source": self.models[family].source,
+                "step": self.models[family].step,
+            },
+        }
+        if len(kept) < len(verdicts):
+            reply["withheld"] = {"count": len(verdicts) - len(kept), "why": verdict.explain()}
+        return reply
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _decoded(images: list[bytes]) -> list:
+    from moderation.uploads import open_image
+
+    return [open_image(data)[0] for data in images]
+
+
+def _refused(verdict: Verdict, what: str = "prompt") -> dict:
+    return {"outputs": [], "verdict": verdict.to_json(), "refused": what, "why": verdict.explain()}
+
+
+def _any_policy() -> Policy:
+    from moderation.policy import policy_for
+
+    return policy_for()

@@ -1,0 +1,169 @@
+"""The service's OpenAPI 3.1 document (the fields every client and test relies on)."""
+
+from __future__ import annotations
+
+_TENANT = {
+    "type": "object",
+    "properties": {"guild": {"type": "string"}, "user": {"type": "string"}},
+}
+_POLICY = {"oneOf": [{"type": "string", "enum": ["kids", "pg13", "adult"]}, {"type": "object"}]}
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer"},
+                "reason": {"type": "string"},
+                "field": {"type": "string"},
+            },
+        }
+    },
+}
+_VERDICT = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["allow", "flag", "block"]},
+        "reasons": {"type": "array", "items": {"type": "object"}},
+        "scores": {"type": "object"},
+        "model_versions": {"type": "object"},
+    },
+}
+
+
+def _errors(*codes: int) -> dict:
+    return {
+        str(c): {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+        for c in codes
+    }
+
+
+_GENERATE_BODY = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "maxLength": 1000, "description": "gan"},
+        "images": {
+            "type": "array",
+            "items": {"type": "string", "contentEncoding": "base64"},
+            "description": "vae: one image (variations) or two (blend)",
+        },
+        "num_samples": {"type": "integer", "minimum": 1, "maximum": 16},
+        "seed": {"type": "integer", "minimum": 0},
+        "strength": {"type": "number", "minimum": 0, "maximum": 2},
+        "steps": {"type": "integer", "minimum": 2, "maximum": 16},
+        "timeout_s": {"type": "integer", "minimum": 1, "maximum": 600},
+        "tenant": _TENANT,
+        "policy": _POLICY,
+    },
+}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "genbot generation service", "version": "1"},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "paths": {
+        "/healthz": {"get": {"responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"responses": {"200": {"description": "ready"}, **_errors(503)}}},
+        "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text"}}}},
+        "/v1/models": {
+            "get": {
+                "security": [{"bearer": []}],
+                "responses": {"200": {"description": "models"}, **_errors(401)},
+            }
+        },
+        "/v1/moderate": {
+            "post": {
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["texts"],
+                                "properties": {
+                                    "texts": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                        "maxItems": 256,
+                                    },
+                                    "images": {"type": "array", "items": {"type": "string"}},
+                                    "direction": {"type": "string", "enum": ["prompt", "output"]},
+                                    "policy": _POLICY,
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "one verdict per input, in order",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "verdicts": {"type": "array", "items": _VERDICT}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 413),
+                },
+            }
+        },
+        "/v1/generate/{family}": {
+            "post": {
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "family",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["gan", "vae"]},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _GENERATE_BODY}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "screened outputs",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "outputs": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "mime": {"type": "string"},
+                                                    "data": {"type": "string"},
+                                                    "seed": {"type": "integer"},
+                                                },
+                                            },
+                                        },
+                                        "verdict": _VERDICT,
+                                        "timings": {
+                                            "type": "object",
+                                            "properties": {
+                                                "queue_ms": {"type": "number"},
+                                                "compute_ms": {"type": "number"},
+                                            },
+                                        },
+                                        "model": {"type": "object"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 404, 413, 429, 503, 504),
+                },
+            }
+        },
+    },
+}
