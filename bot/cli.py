@@ -114,14 +114,25 @@ def cmd_train(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
     """Train a model family (arguments are those of generators.train)."""
     from generators import train
 
-    return train.main(args.train_args, home=bot.home)
+    return train.main(args.rest, home=bot.home)
 
 
 def cmd_eval(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
     """Evaluate a checkpoint (arguments are those of generators.evaluate)."""
     from generators import evaluate
 
-    return evaluate.main(args.eval_args, home=bot.home)
+    return evaluate.main(args.rest, home=bot.home)
+
+
+def cmd_serve(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Run the generation service (arguments are those of generators.service.serve)."""
+    from generators.service import serve
+
+    try:
+        return serve.main(args.rest, service)
+    except serve.ServeError as exc:
+        print(f"genbot: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,20 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a model family (see `genbot train gan --help`)", add_help=False
     )
-    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    p.set_defaults(passthrough=True)
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
         "eval", help="evaluate a checkpoint (see `genbot eval gan --help`)", add_help=False
     )
-    p.add_argument("eval_args", nargs=argparse.REMAINDER)
+    p.set_defaults(passthrough=True)
     p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser(
+        "serve", help="run the generation service (see `genbot serve --help`)", add_help=False
+    )
+    p.set_defaults(passthrough=True)
+    p.set_defaults(handler=cmd_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the genbot command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # train, eval and serve hand their arguments on to their own parsers.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     env = dict(os.environ if environ is None else environ)
     handler: Callable[..., int] = args.handler
     try:

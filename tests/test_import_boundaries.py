@@ -34,7 +34,7 @@ def test_bot_store_and_moderation_import_without_torch():
     result = run_probe(PROBE.format(blocked=BLOCKED))
     assert result.returncode == 0, result.stderr
     imported = json.loads(result.stdout)
-    assert {"bot.cli", "bot.settings", "data.store", "moderation.screen"} <= set(imported)
+    assert {"bot.cli", "bot.service_client", "data.store", "moderation.screen"} <= set(imported)
     assert "moderation.scorers.toxicity" in imported
 
 

@@ -1,0 +1,133 @@
+"""`genbot serve`: load models, warm them up, and serve the API until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+BATCHING = {
+    "gan": {"max_batch_size": 32, "max_wait_ms": 10, "max_queue": 256},
+    "vae": {"max_batch_size": 8, "max_wait_ms": 10, "max_queue": 64},
+}
+
+
+class ServeError(RuntimeError):
+    """The service cannot start; the message says why."""
+
+
+def is_loopback(host: str) -> bool:
+    """Return True for a loopback address or name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of `genbot serve`."""
+    p = argparse.ArgumentParser(prog="genbot serve")
+    p.add_argument("--host", help="address to bind (default GENBOT_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default GENBOT_PORT, 8765)")
+    p.add_argument("--families", help="comma-separated families (default: all with a checkpoint)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default GENBOT_DEVICE, auto)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FAMILY=PATH")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="untrained tiny models and hashed prompt embeddings: for trying the API",
+    )
+    return p
+
+
+def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    """Return what to load and where to bind, checked; raise ServeError when it cannot work."""
+    from generators.service.engine import DEFAULT_CHECKPOINTS
+
+    host = args.host or settings.host
+    if not is_loopback(host) and settings.service_token is None:
+        raise ServeError(f"refusing to bind {host} without GENBOT_SERVICE_TOKEN: set a token first")
+    sources: dict[str, Any] = {}
+    for pair in args.checkpoint:
+        name, sep, path = pair.partition("=")
+        if not sep or name not in BATCHING:
+            raise ServeError(f"--checkpoint {pair!r}: expected gan=PATH or vae=PATH")
+        sources[name] = Path(path)
+    wanted = (args.families.split(",") if args.families else list(settings.families)) or list(
+        BATCHING
+    )
+    for name in wanted:
+        if name not in BATCHING:
+            raise ServeError(f"unknown family {name!r}; this service serves {', '.join(BATCHING)}")
+        if args.tiny:
+            sources[name] = "tiny"
+        elif not Path(sources.get(name, DEFAULT_CHECKPOINTS[name])).is_file():
+            if args.families:
+                raise ServeError(
+                    f"no {name} checkpoint at {sources.get(name, DEFAULT_CHECKPOINTS[name])}"
+                )
+            log.warning("no %s checkpoint: not serving it", name)
+            continue
+        sources.setdefault(name, DEFAULT_CHECKPOINTS[name])
+    if not sources:
+        raise ServeError("no model to serve: train one (genbot train gan) or use --tiny")
+    return {
+        "host": host,
+        "port": args.port or settings.port,
+        "sources": sources,
+        "device": args.device or settings.device,
+    }
+
+
+def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool):
+    """Return a loaded, screened engine for the planned families."""
+    from generators import image_api
+    from generators.service.engine import Engine
+    from generators.text_encoder import hashed_embeddings, shared_encoder
+    from generators.train import resolve_device
+    from moderation.stack import build_screener
+
+    screener = build_screener(settings)
+    embed = hashed_embeddings if tiny else shared_encoder().encode
+    engine = Engine(resolve_device(device), screener, embed)
+    for name, source in sources.items():
+        loaded = engine.load(name, source)
+        log.info("loaded %s from %s in %.1f s", name, loaded.source, loaded.load_seconds)
+    if "vae" in engine.models:
+        # Uploads are also judged by how unlike the training images they are.
+        screener.images.out_of_distribution = image_api.out_of_distribution(
+            engine.models["vae"].model
+        )
+    return engine
+
+
+def main(argv: list[str], settings: Any) -> int:
+    """Serve until interrupted."""
+    from aiohttp import web
+
+    from generators.service.app import create_app
+
+    args = build_parser().parse_args(argv)
+    planned = plan(args, settings)
+    engine = build_engine(settings, planned["sources"], planned["device"], args.tiny)
+    token = settings.service_token.reveal() if settings.service_token else None
+    app = create_app(engine, {name: BATCHING[name] for name in planned["sources"]}, token=token)
+    print(
+        f"genbot service on http://{planned['host']}:{planned['port']} "
+        f"({', '.join(planned['sources'])} on {engine.device})",
+        flush=True,
+    )
+    web.run_app(
+        app,
+        host=planned["host"],
+        port=planned["port"],
+        print=None,
+        handler_cancellation=True,
+        access_log=None,
+    )
+    return 0
