@@ -79,11 +79,14 @@ class Engine:
 
         started = time.monotonic()
         module = family_module(family)
-        if source == "tiny":
+        if source == "tiny" or str(source).startswith("random:"):
+            preset = "tiny" if source == "tiny" else str(source).split(":", 1)[1]
             torch.manual_seed(0)
-            model, step, where = module.build(module.PRESETS["tiny"]), 0, "tiny (random weights)"
+            config = module.PRESETS[preset]
+            model, step, where = module.build(config), 0, f"{preset} (random weights)"
             if family == "vae":
-                module.calibrate(model, torch.rand(32, 3, 16, 16) * 2 - 1)
+                size = config.image_size
+                module.calibrate(model, torch.rand(32, 3, size, size) * 2 - 1)
         else:
             path = Path(source) if source else DEFAULT_CHECKPOINTS[family]
             blob = checkpoints.load(path, family=family)

@@ -38,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:N (default GENBOT_DEVICE, auto)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="FAMILY=PATH")
     p.add_argument(
+        "--batch",
+        action="append",
+        default=[],
+        metavar="FAMILY=SIZE",
+        help="max batch size of a family (1 turns batching off)",
+    )
+    p.add_argument(
+        "--random",
+        metavar="PRESET",
+        help="serve untrained models of this preset (benchmarks: compute is what matters)",
+    )
+    p.add_argument(
         "--tiny",
         action="store_true",
         help="untrained tiny models and hashed prompt embeddings: for trying the API",
@@ -64,8 +76,8 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     for name in wanted:
         if name not in BATCHING:
             raise ServeError(f"unknown family {name!r}; this service serves {', '.join(BATCHING)}")
-        if args.tiny:
-            sources[name] = "tiny"
+        if args.tiny or args.random:
+            sources[name] = f"random:{args.random}" if args.random else "tiny"
         elif not Path(sources.get(name, DEFAULT_CHECKPOINTS[name])).is_file():
             if args.families:
                 raise ServeError(
@@ -76,11 +88,18 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         sources.setdefault(name, DEFAULT_CHECKPOINTS[name])
     if not sources:
         raise ServeError("no model to serve: train one (genbot train gan) or use --tiny")
+    batching = {name: dict(BATCHING[name]) for name in sources}
+    for pair in args.batch:
+        name, sep, size = pair.partition("=")
+        if not sep or name not in batching or not size.isdigit() or int(size) < 1:
+            raise ServeError(f"--batch {pair!r}: expected FAMILY=SIZE for a served family")
+        batching[name]["max_batch_size"] = int(size)
     return {
         "host": host,
         "port": args.port or settings.port,
         "sources": sources,
         "device": args.device or settings.device,
+        "batching": batching,
     }
 
 
@@ -116,7 +135,7 @@ def main(argv: list[str], settings: Any) -> int:
     planned = plan(args, settings)
     engine = build_engine(settings, planned["sources"], planned["device"], args.tiny)
     token = settings.service_token.reveal() if settings.service_token else None
-    app = create_app(engine, {name: BATCHING[name] for name in planned["sources"]}, token=token)
+    app = create_app(engine, planned["batching"], token=token)
     print(
         f"genbot service on http://{planned['host']}:{planned['port']} "
         f"({', '.join(planned['sources'])} on {engine.device})",
