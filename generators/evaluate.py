@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for metrics.json and report.png (default: beside it)")
     p.add_argument("--samples", type=int, default=1000, help="generated images for the FID")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ship", metavar="DIR", help="also copy checkpoint, report and MODEL_CARD.md here"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -192,4 +195,8 @@ def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     report(args.family, module, model, data, held, metrics, out / "report.png")
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out / 'metrics.json'} and {out / 'report.png'}")
+    if args.ship:
+        from generators.model_card import ship
+
+        print(f"shipped: {ship(args.family, blob, metrics, path, out, Path(args.ship))}")
     return 0

@@ -27,23 +27,50 @@ def dry_runs(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     for name in ("gan", "vae"):
         subprocess.run(
-            [sys.executable, "-m", "bot.cli", "train", name, "--preset", "tiny", "--dry-run",
-             "--no-progress"], env=clean_env(GENBOT_HOME=str(home)), check=True,
-            capture_output=True, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "train",
+                name,
+                "--preset",
+                "tiny",
+                "--dry-run",
+                "--no-progress",
+            ],
+            env=clean_env(GENBOT_HOME=str(home)),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return home
 
 
 @pytest.mark.parametrize("name", ["gan", "vae"])
 def test_eval_writes_metrics_and_report(genbot, dry_runs, name):
     checkpoint = dry_runs / "runs" / f"{name}-tiny-dry-run" / "model.pt"
-    result = genbot("eval", name, "--checkpoint", str(checkpoint), "--data", "synthetic",
-                    "--no-progress", env={"GENBOT_HOME": str(dry_runs)})  # fmt: skip
+    shipped = dry_runs / "shipped" / name
+    result = genbot(
+        "eval",
+        name,
+        "--checkpoint",
+        str(checkpoint),
+        "--data",
+        "synthetic",
+        "--no-progress",
+        "--ship",
+        str(shipped),
+        env={"GENBOT_HOME": str(dry_runs)},
+    )
     assert result.returncode == 0, result.stderr
     out = checkpoint.parent / "eval"
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / "report.png").read_bytes().startswith(b"\x89PNG")
     assert metrics["step"] == 2 and metrics["data"] == "synthetic"
+    card = (shipped / "MODEL_CARD.md").read_text()
+    assert "| metric | value |" in card and "Apache-2.0" in card and "--seed 0" in card
+    for produced in ("model.pt", "report.png", "metrics.json", "samples.png", "loss-curves.png"):
+        assert (shipped / produced).is_file(), produced
     if name == "gan":
         for key in ("fidelity_held_out", "fidelity_train", "real_images_held_out"):
             assert 0.0 <= metrics[key]["r_at_1"] <= metrics[key]["r_at_10"] <= 1.0
