@@ -4,6 +4,7 @@ import pytest
 
 from moderation.scorers.lexical import LexicalScorer
 from moderation.screen import Screener
+from tests.service.helpers import close_clients
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +13,10 @@ def screener():
     s = Screener([LexicalScorer()])
     s.load()
     return s
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients():
+    """Close the loopback clients a test started, even when it failed."""
+    yield
+    await close_clients()

@@ -3,62 +3,12 @@
 import asyncio
 import base64
 import io
-import threading
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from generators.service.app import create_app
-from generators.service.engine import Engine
-from generators.text_encoder import hashed_embeddings
 from tests.moderation.test_images import bomb_png, picture, png_bytes
-
-FAMILIES = {
-    "gan": {"max_batch_size": 8, "max_wait_ms": 5, "max_queue": 32},
-    "vae": {"max_batch_size": 4, "max_wait_ms": 5, "max_queue": 8},
-}
-
-
-class GatedEngine(Engine):
-    """An engine whose GAN batches wait for `gate` and record the tenants' prompts in order."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.gate, self.order = threading.Event(), []
-
-    def gan_batch(self, jobs):
-        self.gate.wait(10)
-        self.order.append([j.request.prompt for j in jobs])
-        return super().gan_batch(jobs)
-
-
-def make_engine(screener, cls=Engine):
-    engine = cls("cpu", screener, hashed_embeddings)
-    engine.load("gan", "tiny")
-    engine.load("vae", "tiny")
-    return engine
-
-
-_CLIENTS: list = []
-
-
-async def client_for(engine, families=FAMILIES, **kwargs):
-    client = TestClient(TestServer(create_app(engine, families, **kwargs), host="127.0.0.1"))
-    await client.start_server()
-    _CLIENTS.append(client)
-    for _ in range(200):
-        if (await client.get("/readyz")).status == 200:
-            break
-        await asyncio.sleep(0.05)
-    return client
-
-
-@pytest.fixture(autouse=True)
-async def close_clients():
-    yield
-    while _CLIENTS:
-        await _CLIENTS.pop().close()
+from tests.service.helpers import GatedEngine, client_for, make_engine
 
 
 def b64(data: bytes) -> str:

@@ -15,7 +15,7 @@ from bot.service_client import (
     ServiceUnavailable,
     Unauthorized,
 )
-from tests.service.test_app import client_for, make_engine
+from tests.service.helpers import client_for, make_engine
 
 
 def closed_port() -> str:

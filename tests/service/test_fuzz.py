@@ -5,7 +5,7 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.service.test_app import client_for, make_engine
+from tests.service.helpers import client_for, make_engine
 
 JSON = st.recursive(
     st.none()

@@ -1,0 +1,75 @@
+"""`genbot serve`: what it refuses before loading anything, and a real start on loopback."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ServiceSettings
+from generators.service.serve import ServeError, build_parser, is_loopback, plan
+from tests.conftest import REPO, clean_env
+
+
+def planned(*argv, **env):
+    return plan(build_parser().parse_args(list(argv)), ServiceSettings.from_env(env))
+
+
+def test_loopback_names():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert (
+        not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1") and not is_loopback("example")
+    )
+
+
+def test_refuses_a_public_address_without_a_token():
+    with pytest.raises(ServeError, match="without GENBOT_SERVICE_TOKEN"):
+        planned("--host", "0.0.0.0", "--tiny")
+    assert planned("--host", "0.0.0.0", "--tiny", GENBOT_SERVICE_TOKEN="t")["host"] == "0.0.0.0"
+
+
+def test_checkpoints_families_and_batch_sizes(tmp_path):
+    with pytest.raises(ServeError, match="no gan checkpoint"):
+        planned("--families", "gan", "--checkpoint", f"gan={tmp_path / 'none.pt'}")
+    with pytest.raises(ServeError, match="unknown family"):
+        planned("--families", "text", "--tiny")
+    with pytest.raises(ServeError, match="--batch"):
+        planned("--tiny", "--batch", "gan=zero")
+    result = planned("--tiny", "--batch", "gan=1")
+    assert result["sources"] == {"gan": "tiny", "vae": "tiny"}
+    assert result["batching"]["gan"]["max_batch_size"] == 1
+    assert planned("--random", "small", "--families", "gan")["sources"] == {"gan": "random:small"}
+
+
+def test_serve_starts_answers_and_stops_on_sigterm(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--tiny", "--port", str(port)],
+        cwd=REPO,
+        env=clean_env(GENBOT_HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("service not ready in 60 s")
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"genbot service on http://127.0.0.1:{port}" in out
+    assert Path(tmp_path).is_dir()
