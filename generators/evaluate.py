@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ship", metavar="DIR", help="also copy checkpoint, report and MODEL_CARD.md here"
     )
+    p.add_argument(
+        "--dry-run", action="store_true", help="a tiny untrained model on synthetic data"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -163,12 +166,25 @@ def _mean(values: list[float]) -> float:
     return float(sum(values) / max(1, len(values)))
 
 
+def _tiny_checkpoint(module, path: Path) -> Path:
+    torch.manual_seed(0)
+    config = module.PRESETS["tiny"]
+    model = module.build(config)
+    if module.FAMILY == "vae":
+        module.calibrate(model, torch.rand(16, 3, config.image_size, config.image_size) * 2 - 1)
+    state = module.export_state(model)
+    return checkpoints.save(path, family=module.FAMILY, config=config, state_dict=state, step=0)
+
+
 def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     """Evaluate a checkpoint; write metrics.json and report.png; print the metrics."""
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     module = family(args.family)
     path = Path(args.checkpoint) if args.checkpoint else default_checkpoint(args.family, home)
+    if args.dry_run:
+        args.data, args.samples = "synthetic", 64
+        path = _tiny_checkpoint(module, home / "runs" / f"{args.family}-eval-dry-run" / "model.pt")
     blob = checkpoints.load(path, family=args.family)
     config = checkpoints.config_from(blob, module.Config)
     model = module.from_export(config, blob["state_dict"])

@@ -87,3 +87,10 @@ def test_eval_of_a_missing_checkpoint_is_a_clear_error(genbot, home):
         "eval", "gan", "--checkpoint", str(home / "nope.pt"), env={"GENBOT_HOME": str(home)}
     )
     assert result.returncode == 2 and "no such checkpoint" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_eval_dry_run_for_every_family(genbot, home, name):
+    result = genbot("eval", name, "--dry-run", "--no-progress", env={"GENBOT_HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert (home / "runs" / f"{name}-eval-dry-run" / "eval" / "metrics.json").is_file()
