@@ -61,9 +61,14 @@ class Engine:
     """Loaded models + screener + one worker thread for model calls."""
 
     def __init__(
-        self, device: str, screener: Screener, embed: Callable[[list[str]], np.ndarray]
+        self,
+        device: str,
+        screener: Screener,
+        embed: Callable[[list[str]], np.ndarray],
+        home: Path = Path("var"),
     ) -> None:
         self.device = device
+        self.home = home
         self.screener = screener
         self.embed = embed
         self.models: dict[str, Loaded] = {}
@@ -78,6 +83,8 @@ class Engine:
         from generators.registry import family as family_module
 
         started = time.monotonic()
+        if family == "text":
+            return self._load_text(source, started)
         module = family_module(family)
         if source == "tiny" or str(source).startswith("random:"):
             preset = "tiny" if source == "tiny" else str(source).split(":", 1)[1]
@@ -96,6 +103,14 @@ class Engine:
             step, where = blob["step"], str(path)
         loaded = Loaded(model.to(self.device).eval(), where, step, time.monotonic() - started)
         self.models[family] = loaded
+        return loaded
+
+    def _load_text(self, source: str | Path | None, started: float) -> Loaded:
+        from generators.models import text_lm
+
+        lm = text_lm.load(str(source or text_lm.PACKAGED_NAME), self.home, self.device)
+        loaded = Loaded(lm, lm.name, 0, time.monotonic() - started)
+        self.models["text"] = loaded
         return loaded
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -138,6 +153,43 @@ class Engine:
         if all(j.policy == jobs[0].policy for j in jobs):
             return self.screener.screen([j.request.prompt for j in jobs], "prompt", jobs[0].policy)
         return [self.screener.screen([j.request.prompt], "prompt", j.policy)[0] for j in jobs]
+
+    def write(self, requests: list) -> list:
+        """Return the text model's results for a batch of TextRequests."""
+        from generators.models import text_lm
+
+        return text_lm.generate(self.models["text"].model, requests)
+
+    def text_batch(self, jobs: list[Job]) -> list[dict]:
+        """Write every job's text in one batched decoding loop; screen prompts and outputs."""
+        started = time.monotonic()
+        prompts = self._screen_prompts(jobs)
+        live = [k for k, v in enumerate(prompts) if v.action != "block"]
+        replies: list[dict] = [_refused(v) for v in prompts]
+        results = self.write([jobs[k].request for k in live]) if live else []
+        texts = [r.text for r in results]
+        outputs = self.screener.screen(texts, "output", jobs[0].policy) if texts else []
+        for k, result, verdict in zip(live, results, outputs, strict=True):
+            reply = {
+                "verdict": _worst([prompts[k], verdict]).to_json(),
+                "notes": result.notes,
+                "model": {"family": "text", "source": self.models["text"].source},
+            }
+            if verdict.action == "block":
+                reply.update(outputs=[], withheld={"count": 1, "why": verdict.explain(result.text)})
+            else:
+                reply["outputs"] = [
+                    {
+                        "mime": "text/plain",
+                        "text": result.text,
+                        "seed": result.seed,
+                        "tokens": result.tokens,
+                        "finish_reason": result.finish_reason,
+                    }
+                ]
+            replies[k] = reply
+        compute_ms = (time.monotonic() - started) * 1000
+        return [{**r, "compute_ms": compute_ms} for r in replies]
 
     def vae_batch(self, jobs: list[Job]) -> list[dict]:
         """Make each job's variations (one image) or blend (two images); screen everything."""

@@ -41,7 +41,16 @@ def _errors(*codes: int) -> dict:
 _GENERATE_BODY = {
     "type": "object",
     "properties": {
-        "prompt": {"type": "string", "maxLength": 1000, "description": "gan"},
+        "prompt": {"type": "string", "maxLength": 1000, "description": "gan, text"},
+        "max_new_tokens": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "text; clamped to the cap",
+        },
+        "temperature": {"type": "number", "description": "text; clamped to [0, 2]"},
+        "top_k": {"type": "integer", "minimum": 0},
+        "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "stop": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
         "images": {
             "type": "array",
             "items": {"type": "string", "contentEncoding": "base64"},
@@ -121,7 +130,7 @@ OPENAPI = {
                         "name": "family",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["gan", "vae"]},
+                        "schema": {"type": "string", "enum": ["gan", "vae", "text"]},
                     }
                 ],
                 "requestBody": {

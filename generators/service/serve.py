@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 BATCHING = {
     "gan": {"max_batch_size": 32, "max_wait_ms": 10, "max_queue": 256},
     "vae": {"max_batch_size": 8, "max_wait_ms": 10, "max_queue": 64},
+    "text": {"max_batch_size": 8, "max_wait_ms": 10, "max_queue": 64},
 }
 
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     """Return what to load and where to bind, checked; raise ServeError when it cannot work."""
+    from generators.models.text_lm import PACKAGED_NAME
     from generators.service.engine import DEFAULT_CHECKPOINTS
 
     host = args.host or settings.host
@@ -68,7 +70,7 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     for pair in args.checkpoint:
         name, sep, path = pair.partition("=")
         if not sep or name not in BATCHING:
-            raise ServeError(f"--checkpoint {pair!r}: expected gan=PATH or vae=PATH")
+            raise ServeError(f"--checkpoint {pair!r}: expected gan=PATH, vae=PATH or text=FOLDER")
         sources[name] = Path(path)
     wanted = (args.families.split(",") if args.families else list(settings.families)) or list(
         BATCHING
@@ -76,6 +78,10 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     for name in wanted:
         if name not in BATCHING:
             raise ServeError(f"unknown family {name!r}; this service serves {', '.join(BATCHING)}")
+        if name == "text":
+            # A local folder or hub id from --checkpoint, else the packaged SmolLM2 (or tiny).
+            sources.setdefault("text", "tiny" if args.tiny else PACKAGED_NAME)
+            continue
         if args.tiny or args.random:
             sources[name] = f"random:{args.random}" if args.random else "tiny"
         elif not Path(sources.get(name, DEFAULT_CHECKPOINTS[name])).is_file():
@@ -113,7 +119,7 @@ def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool
 
     screener = build_screener(settings)
     embed = hashed_embeddings if tiny else shared_encoder().encode
-    engine = Engine(resolve_device(device), screener, embed)
+    engine = Engine(resolve_device(device), screener, embed, home=settings.home)
     for name, source in sources.items():
         loaded = engine.load(name, source)
         log.info("loaded %s from %s in %.1f s", name, loaded.source, loaded.load_seconds)

@@ -1,7 +1,9 @@
 """Helpers of the service tests: engines with tiny models and clients of real loopback servers."""
 
 import asyncio
+import tempfile
 import threading
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -12,14 +14,16 @@ from generators.text_encoder import hashed_embeddings
 FAMILIES = {
     "gan": {"max_batch_size": 8, "max_wait_ms": 5, "max_queue": 32},
     "vae": {"max_batch_size": 4, "max_wait_ms": 5, "max_queue": 8},
+    "text": {"max_batch_size": 4, "max_wait_ms": 5, "max_queue": 8},
 }
+HOME = Path(tempfile.mkdtemp(prefix="genbot-service-tests-"))
 
 
 class GatedEngine(Engine):
     """An engine whose GAN batches wait for `gate` and record the tenants' prompts in order."""
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.gate, self.order = threading.Event(), []
 
     def gan_batch(self, jobs):
@@ -29,9 +33,9 @@ class GatedEngine(Engine):
 
 
 def make_engine(screener, cls=Engine):
-    engine = cls("cpu", screener, hashed_embeddings)
-    engine.load("gan", "tiny")
-    engine.load("vae", "tiny")
+    engine = cls("cpu", screener, hashed_embeddings, home=HOME)
+    for family in ("gan", "vae", "text"):
+        engine.load(family, "tiny")
     return engine
 
 

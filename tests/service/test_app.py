@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from generators.service.engine import Engine
 from tests.moderation.test_images import bomb_png, picture, png_bytes
 from tests.service.helpers import GatedEngine, client_for, make_engine
 
@@ -18,9 +19,9 @@ def b64(data: bytes) -> str:
 async def test_health_ready_models_openapi_metrics(screener):
     client = await client_for(make_engine(screener))
     assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
-    assert (await (await client.get("/readyz")).json())["families"] == ["gan", "vae"]
+    assert (await (await client.get("/readyz")).json())["families"] == ["gan", "text", "vae"]
     models = await (await client.get("/v1/models")).json()
-    assert set(models["models"]) == {"gan", "vae"} and "lexical" in models["moderation"]
+    assert set(models["models"]) == {"gan", "vae", "text"} and "lexical" in models["moderation"]
     spec = await (await client.get("/openapi.json")).json()
     assert "/v1/generate/{family}" in spec["paths"]
     await client.post("/v1/generate/gan", json={"prompt": "red heart"})
@@ -167,3 +168,30 @@ async def test_a_burst_from_one_tenant_does_not_starve_another(screener):
     await asyncio.gather(bob, *burst)
     batch_with_bob = next(i for i, b in enumerate(engine.order) if "bob" in b)
     assert batch_with_bob <= 2  # at most one batch ahead of the one being computed
+
+
+async def test_generate_text_with_stated_clamping(screener):
+    client = await client_for(make_engine(screener))
+    body = {"prompt": "once upon a time", "max_new_tokens": 999, "temperature": 50, "seed": 4}
+    reply = await (await client.post("/v1/generate/text", json=body)).json()
+    (output,) = reply["outputs"]
+    assert output["mime"] == "text/plain" and output["seed"] == 4 and output["tokens"] >= 1
+    assert any("clamped" in n for n in reply["notes"]) and reply["verdict"]["action"] == "allow"
+
+
+class ToxicWriter(Engine):
+    """An engine whose text model always writes an insult (the screen must withhold it)."""
+
+    def write(self, requests):
+        from generators.models.text_lm import TextResult
+
+        return [TextResult("you are a fucking idiot", 6, "eos", r.seed) for r in requests]
+
+
+async def test_a_blocked_text_output_is_withheld(screener):
+    client = await client_for(make_engine(screener, ToxicWriter))
+    reply = await (
+        await client.post("/v1/generate/text", json={"prompt": "say something nice"})
+    ).json()
+    assert reply["outputs"] == [] and reply["verdict"]["action"] == "block"
+    assert "refused" in reply["withheld"]["why"]

@@ -35,13 +35,16 @@ def test_checkpoints_families_and_batch_sizes(tmp_path):
     with pytest.raises(ServeError, match="no gan checkpoint"):
         planned("--families", "gan", "--checkpoint", f"gan={tmp_path / 'none.pt'}")
     with pytest.raises(ServeError, match="unknown family"):
-        planned("--families", "text", "--tiny")
+        planned("--families", "music", "--tiny")
     with pytest.raises(ServeError, match="--batch"):
         planned("--tiny", "--batch", "gan=zero")
     result = planned("--tiny", "--batch", "gan=1")
-    assert result["sources"] == {"gan": "tiny", "vae": "tiny"}
+    assert result["sources"] == {"gan": "tiny", "vae": "tiny", "text": "tiny"}
     assert result["batching"]["gan"]["max_batch_size"] == 1
     assert planned("--random", "small", "--families", "gan")["sources"] == {"gan": "random:small"}
+    assert planned("--families", "text")["sources"] == {"text": "smollm2-135m-instruct"}
+    folder = planned("--families", "text", "--checkpoint", f"text={tmp_path}")["sources"]["text"]
+    assert folder == tmp_path
 
 
 def test_serve_starts_answers_and_stops_on_sigterm(tmp_path):
