@@ -96,6 +96,14 @@ def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
 
 def cmd_data(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
     """Build a dataset under GENBOT_HOME/datasets."""
+    if args.dataset == "music":
+        from data import folk
+
+        files = folk.build(bot.home)
+        stats = json.loads(files["stats"].read_text(encoding="utf-8"))
+        print(f"{stats['tunes']} tunes ({dict(stats['by_split'])}) in {files['tunes']}")
+        print(f"stats: {files['stats']}")
+        return 0
     from data import emoji
     from generators.text_encoder import shared_encoder
     from generators.train import caption_embeddings
@@ -166,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="build training datasets under GENBOT_HOME/datasets")
     p.add_argument("action", choices=["build"])
-    p.add_argument("dataset", choices=["images"], help="images: the Noto emoji set")
+    p.add_argument(
+        "dataset", choices=["images", "music"], help="images: Noto emoji; music: folk tunes"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_data)
 
