@@ -1,0 +1,95 @@
+"""Image generation speed on this machine: the shipped GAN and VAE, batch of 1 vs 64.
+
+    .venv/bin/python bench/images.py [--repeats 5]
+
+Times the model call alone (prompt embeddings computed beforehand) and the whole /imagine path
+(MiniLM embedding + generation + PNG encoding with provenance), side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+
+from data import checkpoints
+from generators import image_api
+from generators.models import gan, vae
+from generators.schema import ImageRequest
+from generators.service.engine import DEFAULT_CHECKPOINTS
+from generators.text_encoder import shared_encoder
+
+
+def timed(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def load(module, path: Path):
+    blob = checkpoints.load(path, family=module.FAMILY)
+    return module.from_export(checkpoints.config_from(blob, module.Config), blob["state_dict"])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    g, v = load(gan, DEFAULT_CHECKPOINTS["gan"]), load(vae, DEFAULT_CHECKPOINTS["vae"])
+    encoder = shared_encoder()
+    one = torch.as_tensor(encoder.encode(["red heart"]))
+    many = torch.as_tensor(encoder.encode([f"prompt {k}" for k in range(64)]))
+    rows = [
+        (
+            "GAN, 1 image",
+            1,
+            timed(lambda: gan.generate(g, one, 1, torch.Generator().manual_seed(0)), args.repeats),
+        ),
+        (
+            "GAN, 64 images (one batch)",
+            64,
+            timed(lambda: gan.generate(g, many, 1, torch.Generator().manual_seed(0)), args.repeats),
+        ),
+        (
+            "/imagine path, 4 images",
+            4,
+            timed(
+                lambda: image_api.imagine(g, encoder.encode, ImageRequest("red heart", 4, 0)),
+                args.repeats,
+            ),
+        ),
+    ]
+    pixels = torch.rand(64, 3, v.config.image_size, v.config.image_size)
+    rows += [
+        (
+            "VAE, 1 variation",
+            1,
+            timed(lambda: vae.variations(v, pixels[:1], 1, 0.5, torch.Generator()), args.repeats),
+        ),
+        (
+            "VAE, 64 variations (one batch)",
+            64,
+            timed(lambda: vae.variations(v, pixels, 1, 0.5, torch.Generator()), args.repeats),
+        ),
+    ]
+    print(f"CPU threads {torch.get_num_threads()}, torch {torch.__version__}")
+    print(f"{'what':<34}{'seconds':>10}{'ms / image':>12}")
+    for name, n, seconds in rows:
+        print(f"{name:<34}{seconds:>10.4f}{1000 * seconds / n:>12.2f}")
+    print(f"GAN per-image speed-up from batching 64: {rows[0][2] / (rows[1][2] / 64):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
