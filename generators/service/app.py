@@ -86,6 +86,36 @@ def _policy(body: dict):
         raise RequestError("policy", str(exc)) from None
 
 
+def _guild(body: dict) -> tuple[tuple, tuple[str, ...]]:
+    """Return the guild's own rules and image denylist from a request body (checked)."""
+    from moderation.labels import LABELS
+    from moderation.scorers.rules import Rule, RuleError, check_guild_rule
+
+    rules, raw_rules = [], body.get("rules", [])
+    if not isinstance(raw_rules, list) or len(raw_rules) > 500:
+        raise RequestError("rules", "must be a list of at most 500 rules")
+    for raw in raw_rules:
+        if not isinstance(raw, dict) or not isinstance(raw.get("pattern"), str):
+            raise RequestError("rules", "each rule needs a pattern string")
+        label, kind = raw.get("label", "spam"), raw.get("kind", "keyword")
+        score = raw.get("score", 1.0)
+        if (kind != "allow" and label not in LABELS) or not isinstance(score, int | float):
+            raise RequestError("rules", f"bad label or score in {raw!r}")
+        rule = Rule(str(label), raw["pattern"], str(kind), float(score))
+        try:
+            check_guild_rule(rule)
+        except RuleError as exc:
+            raise RequestError("rules", f"{raw['pattern']!r}: {exc}") from None
+        rules.append(rule)
+    denylist = body.get("denylist", [])
+    if not isinstance(denylist, list) or not all(
+        isinstance(h, str) and len(h) == 16 and all(c in "0123456789abcdef" for c in h)
+        for h in denylist
+    ):
+        raise RequestError("denylist", "must be a list of 16-hex-digit perceptual hashes")
+    return tuple(rules), tuple(denylist)
+
+
 def _images(body: dict, count: tuple[int, int]) -> list[bytes]:
     images = body.get("images")
     if not isinstance(images, list) or not count[0] <= len(images) <= count[1]:
@@ -141,15 +171,18 @@ async def moderate(request: web.Request) -> web.Response:
     if direction not in ("prompt", "output"):
         raise RequestError("direction", "must be prompt or output")
     policy, engine = _policy(body), request.app[ENGINE]
+    rules, denylist = _guild(body)
     images = _images(body, (0, 16)) if body.get("images") else []
-    verdicts = await request.app[MODERATION_CALL](engine.screener.screen, texts, direction, policy)
+    verdicts = await request.app[MODERATION_CALL](
+        engine.screener.screen, texts, direction, policy, rules
+    )
     image_verdicts = []
     if images:
         from generators.service.engine import _decoded
 
         decoded = _decoded(images)
         image_verdicts = await request.app[MODERATION_CALL](
-            engine.screener.screen_images, decoded, direction, policy
+            engine.screener.screen_images, decoded, direction, policy, denylist
         )
     return web.json_response(
         {
@@ -160,18 +193,18 @@ async def moderate(request: web.Request) -> web.Response:
 
 
 def _parse_job(family: str, body: dict) -> Job:
-    policy = _policy(body)
+    policy, (rules, denylist) = _policy(body), _guild(body)
     if family == "gan":
-        return Job(ImageRequest.parse(body), policy)
+        return Job(ImageRequest.parse(body), policy, rules=rules, denylist=denylist)
     if family == "text":
-        return Job(TextRequest.parse(body), policy)
+        return Job(TextRequest.parse(body), policy, rules=rules, denylist=denylist)
     if family == "vae":
         images = _images(body, (1, 2))
         from moderation.uploads import open_image
 
         for data in images:
             open_image(data)  # refuse a bad upload here, with its reason, before it queues
-        return Job(VariationRequest.parse(body), policy, images)
+        return Job(VariationRequest.parse(body), policy, images, rules, denylist)
     raise web.HTTPNotFound(reason=f"unknown family {family!r}")
 
 

@@ -39,7 +39,14 @@ class Job:
     request: Any
     policy: Policy
     images: list[bytes] = field(default_factory=list)
+    rules: tuple = ()  # the guild's own moderation rules
+    denylist: tuple[str, ...] = ()  # the guild's perceptual-hash image denylist
     enqueued: float = field(default_factory=time.monotonic)
+
+    @property
+    def screening(self) -> tuple:
+        """Return what decides how this job is screened (jobs alike can share one call)."""
+        return (self.policy, self.rules)
 
 
 @dataclass
@@ -150,9 +157,16 @@ class Engine:
 
     def _screen_prompts(self, jobs: list[Job]) -> list[Verdict]:
         # Server-side too: a client that skipped /v1/moderate still cannot get past it.
-        if all(j.policy == jobs[0].policy for j in jobs):
-            return self.screener.screen([j.request.prompt for j in jobs], "prompt", jobs[0].policy)
-        return [self.screener.screen([j.request.prompt], "prompt", j.policy)[0] for j in jobs]
+        return self._screen_texts(jobs, [j.request.prompt for j in jobs], "prompt")
+
+    def _screen_texts(self, jobs: list[Job], texts: list[str], direction: str) -> list[Verdict]:
+        first = jobs[0]
+        if all(j.screening == first.screening for j in jobs):
+            return self.screener.screen(texts, direction, first.policy, first.rules)
+        return [
+            self.screener.screen([text], direction, job.policy, job.rules)[0]
+            for job, text in zip(jobs, texts, strict=True)
+        ]
 
     def write(self, requests: list) -> list:
         """Return the text model's results for a batch of TextRequests."""
@@ -168,7 +182,8 @@ class Engine:
         replies: list[dict] = [_refused(v) for v in prompts]
         results = self.write([jobs[k].request for k in live]) if live else []
         texts = [r.text for r in results]
-        outputs = self.screener.screen(texts, "output", jobs[0].policy) if texts else []
+        done = [jobs[k] for k in live]
+        outputs = self._screen_texts(done, texts, "output") if texts else []
         for k, result, verdict in zip(live, results, outputs, strict=True):
             reply = {
                 "verdict": _worst([prompts[k], verdict]).to_json(),
@@ -202,7 +217,9 @@ class Engine:
         model = self.models["vae"].model
         replies = []
         for job in jobs:
-            uploads = self.screener.screen_images(_decoded(job.images), "prompt", job.policy)
+            uploads = self.screener.screen_images(
+                _decoded(job.images), "prompt", job.policy, job.denylist
+            )
             upload_verdict = _worst(uploads)
             if upload_verdict.action == "block":
                 replies.append(_refused(upload_verdict, "upload"))
@@ -226,7 +243,7 @@ class Engine:
         from generators.images import to_uint8
 
         pictures = [Image.fromarray(a) for a in to_uint8(tiles)]
-        verdicts = self.screener.screen_images(pictures, "output", job.policy)
+        verdicts = self.screener.screen_images(pictures, "output", job.policy, job.denylist)
         kept = [k for k, v in enumerate(verdicts) if v.action != "block"]
         seed = job.request.seed
         name = f"{family}:{Path(self.models[family].source).parent.name or family}"

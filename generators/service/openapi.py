@@ -7,6 +7,22 @@ _TENANT = {
     "properties": {"guild": {"type": "string"}, "user": {"type": "string"}},
 }
 _POLICY = {"oneOf": [{"type": "string", "enum": ["kids", "pg13", "adult"]}, {"type": "object"}]}
+_RULES = {
+    "type": "array",
+    "maxItems": 500,
+    "description": "the guild's own rules",
+    "items": {
+        "type": "object",
+        "required": ["pattern"],
+        "properties": {
+            "label": {"type": "string"},
+            "pattern": {"type": "string", "maxLength": 300},
+            "kind": {"type": "string", "enum": ["keyword", "regex", "allow"]},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+}
+_DENYLIST = {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}
 _ERROR = {
     "type": "object",
     "properties": {
@@ -63,6 +79,8 @@ _GENERATE_BODY = {
         "timeout_s": {"type": "integer", "minimum": 1, "maximum": 600},
         "tenant": _TENANT,
         "policy": _POLICY,
+        "rules": _RULES,
+        "denylist": _DENYLIST,
     },
 }
 

@@ -195,3 +195,34 @@ async def test_a_blocked_text_output_is_withheld(screener):
     ).json()
     assert reply["outputs"] == [] and reply["verdict"]["action"] == "block"
     assert "refused" in reply["withheld"]["why"]
+
+
+async def test_guild_rules_and_denylist_travel_with_the_request(screener):
+    from moderation.scorers.images import perceptual_hash
+
+    client = await client_for(make_engine(screener))
+    rules = [{"label": "spam", "pattern": "pineapple pizza", "score": 1.0}]
+    verdicts = (
+        await (
+            await client.post(
+                "/v1/moderate", json={"texts": ["I love pineapple pizza"], "rules": rules}
+            )
+        ).json()
+    )["verdicts"]
+    assert verdicts[0]["action"] == "block"
+    refused = await (
+        await client.post("/v1/generate/gan", json={"prompt": "pineapple pizza", "rules": rules})
+    ).json()
+    assert refused["refused"] == "prompt"
+    banned = picture(9)
+    upload = await client.post(
+        "/v1/generate/vae",
+        json={"images": [b64(png_bytes(banned))], "denylist": [perceptual_hash(banned)]},
+    )
+    assert (await upload.json())["refused"] == "upload"
+    bad = await client.post(
+        "/v1/moderate", json={"texts": ["a"], "rules": [{"pattern": "(a+)+$", "kind": "regex"}]}
+    )
+    assert bad.status == 400 and (await bad.json())["error"]["field"] == "rules"
+    bad = await client.post("/v1/moderate", json={"texts": ["a"], "denylist": ["zz"]})
+    assert bad.status == 400
