@@ -1,0 +1,198 @@
+"""Folk tunes over ABC notation: a small decoder-only transformer, conditioned on the header.
+
+A tune is `<bos> <R:jig> <M:6/8> <K:G> <L:1/8> a b c … <eos>`: four header tokens (rhythm, meter,
+key, unit note length) followed by the ABC body one character at a time (folk-rnn style, with
+characters instead of ABC tokens so that any body the data has can be written). The vocabulary
+travels inside the checkpoint as a list of strings, so `weights_only=True` loading works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+FAMILY = "music"
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and training settings of one music model."""
+
+    vocab: tuple[str, ...] = field(default=SPECIALS)
+    context: int = 512
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.1
+    lr: float = 3e-4
+    batch_size: int = 32
+
+
+PRESETS = {
+    "tiny": Config(context=64, n_layer=1, n_head=2, n_embd=16, dropout=0.0, batch_size=4),
+    "small": Config(),
+    "base": Config(context=1024, n_layer=8, n_head=8, n_embd=384, batch_size=64),
+}
+
+
+def header_tokens(rhythm: str, meter: str, key: str, unit: str) -> list[str]:
+    """Return the four conditioning tokens of a tune."""
+    return [f"<R:{rhythm}>", f"<M:{meter}>", f"<K:{key}>", f"<L:{unit}>"]
+
+
+def build_vocab(tunes: list) -> tuple[str, ...]:
+    """Return the vocabulary for tunes with rhythm/meter/key/unit/body attributes."""
+    symbols: set[str] = set()
+    for tune in tunes:
+        symbols.update(header_tokens(tune.rhythm, tune.meter, tune.key, tune.unit))
+        symbols.update(tune.body)
+    return SPECIALS + tuple(sorted(symbols))
+
+
+class Codec:
+    """Maps tunes to token ids and back, for one vocabulary."""
+
+    def __init__(self, vocab: tuple[str, ...]) -> None:
+        self.vocab = vocab
+        self.index = {token: k for k, token in enumerate(vocab)}
+        self.pad, self.bos, self.eos, self.unk = (self.index[s] for s in SPECIALS)
+
+    def header(self, rhythm: str, meter: str, key: str, unit: str) -> list[int]:
+        """Return <bos> and the header ids (an unknown value becomes <unk>)."""
+        return [self.bos] + [
+            self.index.get(t, self.unk) for t in header_tokens(rhythm, meter, key, unit)
+        ]
+
+    def encode(self, tune) -> list[int]:
+        """Return a whole tune's ids, <eos> included."""
+        body = [self.index.get(c, self.unk) for c in tune.body]
+        return self.header(tune.rhythm, tune.meter, tune.key, tune.unit) + body + [self.eos]
+
+    def decode(self, ids: list[int]) -> str:
+        """Return the ABC body of ids (specials and header tokens dropped)."""
+        return "".join(t for t in (self.vocab[i] for i in ids) if not t.startswith("<"))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with causal self-attention."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.heads, self.dropout = config.n_head, config.dropout
+        self.norm1, self.norm2 = nn.LayerNorm(config.n_embd), nn.LayerNorm(config.n_embd)
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.GELU(),
+            nn.Linear(4 * config.n_embd, config.n_embd),
+            nn.Dropout(config.dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.norm1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        drop = self.dropout if self.training else 0.0
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
+        x = x + self.proj(attended.transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.norm2(x))
+
+
+class MusicLM(nn.Module):
+    """Token and position embeddings, blocks, and a head tied to the token embedding."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.tokens = nn.Embedding(len(config.vocab), config.n_embd)
+        self.positions = nn.Embedding(config.context, config.n_embd)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm = nn.LayerNorm(config.n_embd)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.tokens(ids) + self.positions(positions)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x) @ self.tokens.weight.T
+
+
+def batch(codec: Codec, tunes: list, context: int) -> torch.Tensor:
+    """Return a (B, T) batch of whole tunes, cut to `context` + 1 and padded with <pad>."""
+    rows = [codec.encode(t)[: context + 1] for t in tunes]
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [codec.pad] * (width - len(r)) for r in rows])
+
+
+def loss_on(model: MusicLM, ids: torch.Tensor, pad: int) -> torch.Tensor:
+    """Return the mean next-token cross-entropy (nats) over non-padding targets."""
+    logits = model(ids[:, :-1])
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), ignore_index=pad
+    )
+
+
+def optimizers(model: MusicLM) -> dict[str, torch.optim.Optimizer]:
+    """Return the AdamW optimiser."""
+    return {"lm": torch.optim.AdamW(model.parameters(), lr=model.config.lr, weight_decay=0.1)}
+
+
+def train_step(model: MusicLM, opt: dict, ids: torch.Tensor, pad: int) -> dict[str, float]:
+    """One update on a batch of token ids; return the loss in nats and bits per token."""
+    model.train()
+    loss = loss_on(model, ids, pad)
+    opt["lm"].zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt["lm"].step()
+    return {"loss": loss.item(), "bits_per_token": loss.item() / math.log(2)}
+
+
+@torch.inference_mode()
+def generate(
+    model: MusicLM,
+    codec: Codec,
+    header: tuple[str, str, str, str],
+    rng: torch.Generator,
+    max_new_tokens: int = 400,
+    temperature: float = 1.0,
+    top_k: int = 0,
+) -> str:
+    """Return an ABC body for (rhythm, meter, key, unit), sampled from `rng` only."""
+    model.eval()
+    ids = codec.header(*header)
+    for _ in range(min(max_new_tokens, model.config.context - len(ids))):
+        logits = model(torch.tensor([ids[-model.config.context :]]))[0, -1].float()
+        logits[[codec.pad, codec.bos, codec.unk]] = float("-inf")
+        if temperature <= 0:
+            token = int(logits.argmax())
+        else:
+            logits = logits / temperature
+            if top_k:
+                logits[logits < torch.topk(logits, min(top_k, len(logits))).values[-1]] = float(
+                    "-inf"
+                )
+            token = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=rng))
+        if token == codec.eos:
+            break
+        ids.append(token)
+    return codec.decode(ids)
+
+
+def build(config: Config) -> MusicLM:
+    """Return a new model for `config` (its vocabulary included)."""
+    return MusicLM(config)
