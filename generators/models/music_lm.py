@@ -34,7 +34,7 @@ class Config:
 
 
 PRESETS = {
-    "tiny": Config(context=64, n_layer=1, n_head=2, n_embd=16, dropout=0.0, batch_size=4),
+    "tiny": Config(context=64, n_layer=1, n_head=2, n_embd=16, dropout=0.0, lr=3e-3, batch_size=4),
     "small": Config(),
     "base": Config(context=1024, n_layer=8, n_head=8, n_embd=384, batch_size=64),
 }
@@ -75,7 +75,8 @@ class Codec:
 
     def decode(self, ids: list[int]) -> str:
         """Return the ABC body of ids (specials and header tokens dropped)."""
-        return "".join(t for t in (self.vocab[i] for i in ids) if not t.startswith("<"))
+        # "<" alone is ABC (a broken rhythm); specials and header tokens are longer.
+        return "".join(t for t in (self.vocab[i] for i in ids) if len(t) == 1)
 
 
 class Block(nn.Module):
