@@ -1,0 +1,50 @@
+"""The checkpoints shipped in data/models load with weights_only and generate on CPU."""
+
+import json
+
+import pytest
+import torch
+
+from data import checkpoints
+from generators.models import gan, vae
+from generators.service.engine import DEFAULT_CHECKPOINTS
+from generators.text_encoder import shared_encoder
+
+pytestmark = pytest.mark.skipif(
+    not all(p.is_file() for p in DEFAULT_CHECKPOINTS.values()), reason="no shipped checkpoints yet"
+)
+
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_shipped_folder_is_complete(family):
+    folder = DEFAULT_CHECKPOINTS[family].parent
+    for name in ("model.pt", "MODEL_CARD.md", "metrics.json", "report.png", "samples.png"):
+        assert (folder / name).is_file(), name
+    assert DEFAULT_CHECKPOINTS[family].stat().st_size < 8 * 2**20  # a few MB
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "| metric | value |" in card and "Apache-2.0" in card
+
+
+def test_shipped_gan_generates_seeded_64px_images():
+    blob = checkpoints.load(DEFAULT_CHECKPOINTS["gan"], family="gan")
+    model = gan.from_export(checkpoints.config_from(blob, gan.Config), blob["state_dict"])
+    embedding = torch.as_tensor(shared_encoder().encode(["red heart"]))
+    a = gan.generate(model, embedding, 4, torch.Generator().manual_seed(1))
+    b = gan.generate(model, embedding, 4, torch.Generator().manual_seed(1))
+    assert a.shape == (4, 3, 64, 64) and torch.equal(a, b)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0 and float(a.std()) > 0.05
+
+
+def test_shipped_gan_meets_the_prompt_fidelity_target():
+    metrics = json.loads((DEFAULT_CHECKPOINTS["gan"].parent / "metrics.json").read_text())
+    assert metrics["r_at_10_vs_baseline"] >= 5.0
+
+
+def test_shipped_vae_varies_and_scores_uploads():
+    blob = checkpoints.load(DEFAULT_CHECKPOINTS["vae"], family="vae")
+    model = vae.from_export(checkpoints.config_from(blob, vae.Config), blob["state_dict"])
+    pixels = torch.rand(2, 3, 64, 64)
+    out = vae.variations(model, pixels, 3, 0.5, torch.Generator().manual_seed(0))
+    assert out.shape == (6, 3, 64, 64)
+    scores = vae.out_of_distribution(model, pixels)
+    assert all(0.0 <= s <= 1.0 for s in scores)
