@@ -22,6 +22,7 @@ from bot.settings import (
 )
 from data.checkpoints import CheckpointError
 from data.emoji import DatasetError
+from data.fortunes import CorpusError
 from data.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,13 @@ def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
 
 def cmd_data(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
     """Build a dataset under GENBOT_HOME/datasets."""
+    if args.dataset == "text":
+        from data import fortunes
+
+        files = fortunes.build(bot.home)
+        stats = json.loads(files["stats"].read_text(encoding="utf-8"))
+        print(f"{stats['quotes']} quotes ({dict(stats['by_split'])}) in {files['quotes']}")
+        return 0
     if args.dataset == "music":
         from data import folk
 
@@ -175,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="build training datasets under GENBOT_HOME/datasets")
     p.add_argument("action", choices=["build"])
     p.add_argument(
-        "dataset", choices=["images", "music"], help="images: Noto emoji; music: folk tunes"
+        "dataset",
+        choices=["images", "music", "text"],
+        help="images: Noto emoji; music: folk tunes; text: Debian fortunes (safe files)",
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_data)
@@ -217,7 +227,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         bot, service = replace(bot, home=home), replace(service, home=home)
         logs.configure(bot.log_level, secret_values(env))
         return handler(args, bot, service)
-    except (SettingsError, StoreError, CheckpointError, DatasetError) as exc:
+    except (SettingsError, StoreError, CheckpointError, DatasetError, CorpusError) as exc:
         print(logs.redact(f"genbot: error: {exc}", secret_values(env)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
