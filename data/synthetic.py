@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
-           "yellow": (240, 200, 30), "purple": (140, 60, 180), "black": (20, 20, 20)}  # fmt: skip
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 170, 60),
+    "blue": (40, 80, 220),
+    "yellow": (240, 200, 30),
+    "purple": (140, 60, 180),
+    "black": (20, 20, 20),
+}
 SHAPES = ("circle", "square", "triangle")
 
 
@@ -33,3 +39,29 @@ def shapes(n: int, size: int = 16, seed: int = 0) -> tuple[np.ndarray, list[str]
         images[k][_mask(shape, size, rng)] = COLOURS[colour]
         captions.append(f"{colour} {shape}")
     return images, captions
+
+
+def tunes(n: int = 16, seed: int = 0) -> list:
+    """Return n short synthetic tunes (scales and arpeggios) as folk.Tune records."""
+    from data.folk import Tune
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        notes = "".join(rng.choice(list("CDEFGABcdefgab"), 16))
+        body = " | ".join(notes[i : i + 4] for i in range(0, 16, 4)) + " |]"
+        rhythm, meter = (("reel", "4/4"), ("jig", "6/8"))[k % 2]
+        out.append(
+            Tune(
+                f"s{k}",
+                "synthetic",
+                f"tune {k}",
+                rhythm,
+                meter,
+                "D",
+                "1/8",
+                body,
+                "valid" if k % 4 == 3 else "train",
+            )
+        )
+    return out

@@ -10,6 +10,7 @@ from types import ModuleType
 FAMILIES: dict[str, str] = {
     "gan": "generators.models.gan",
     "vae": "generators.models.vae",
+    "music": "generators.models.music_lm",
 }
 
 

@@ -117,6 +117,49 @@ def load_data(source: str, image_size: int, home: Path) -> TrainingData:
     return subset(data, ~held)
 
 
+class ImageCourse:
+    """What an image family trains on: images in [-1, 1] with caption embeddings, the fixed
+    prompts of the sample sheets, and the calls the trainer makes between steps."""
+
+    def __init__(self, source: str, config: Any, home: Path) -> None:
+        import torch
+
+        self.data = load_data(source, config.image_size, home)
+        self.name, self.digest, self.size = (
+            self.data.name,
+            self.data.digest,
+            len(self.data.captions),
+        )
+        prompts = list(FIXED_PROMPTS) if source == "emoji" else self.data.captions[:16]
+        self.fixed = torch.from_numpy(np.asarray(self.data.encode(prompts), dtype=np.float32))
+
+    def adapt(self, config: Any) -> Any:
+        """Return the config to build the model with (unchanged for images)."""
+        return config
+
+    def step(self, module, model, opt, idx, device: str) -> dict[str, float]:
+        """Run one training step on the items `idx`."""
+        images = self.data.images[idx].to(device)
+        embeddings = self.data.embeddings[idx].to(device)
+        return module.train_step(model, opt, images, embeddings, None)
+
+    def preview(self, module, model, device: str, path: Path) -> Path:
+        """Write the sample sheet of this epoch (fixed prompts, or images and reconstructions)."""
+        import torch
+
+        from generators.images import save_grid
+
+        grid = module.preview(model, self.fixed.to(device), self.data.images[:16].to(device),
+                              torch.Generator().manual_seed(1234))  # fmt: skip
+        return save_grid(grid, path.with_suffix(".png"), columns=8)
+
+    def finish(self, module, model, device: str) -> None:
+        """Let the family calibrate on its training data (the VAE's OOD score)."""
+        hook = getattr(module, "after_training", None)
+        if hook is not None:
+            hook(model, self.data.images.to(device))
+
+
 def caption_embeddings(home: Path, source: str, captions: list[str], encode) -> np.ndarray:
     """Return the captions' embeddings, cached beside the dataset (keyed by the captions)."""
     if source == "synthetic":
@@ -155,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="small")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--data", default="emoji", choices=["emoji", "synthetic"])
+    p.add_argument("--data", help="emoji|synthetic for images, folk|synthetic for music")
     p.add_argument("--out", help="run folder (default GENBOT_HOME/runs/<family>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
     p.add_argument("--device", default="auto")
@@ -186,10 +229,14 @@ def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     config = parse_sets(args.set, module.PRESETS[args.preset])
     if args.dry_run:
         args.data, args.epochs = "synthetic", 1
+    args.data = args.data or getattr(module, "DEFAULT_DATA", "emoji")
     out = Path(args.out) if args.out else home / "runs" / f"{args.family}-{args.preset}"
     if args.dry_run and not args.out:
         out = home / "runs" / f"{args.family}-{args.preset}-dry-run"
-    trainer = Trainer(module, config, args, out, home)
+    try:
+        trainer = Trainer(module, config, args, out, home)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"genbot train: {exc}") from None
     return trainer.run()
 
 
@@ -202,14 +249,12 @@ class Trainer:
         self.module, self.config, self.args, self.out = module, config, args, out
         self.device = resolve_device(args.device)
         torch.manual_seed(args.seed)
-        self.data = load_data(args.data, config.image_size, home)
+        self.course = getattr(module, "course", ImageCourse)(args.data, config, home)
+        self.config = config = self.course.adapt(config)
         self.model = module.build(config).to(self.device)
         self.opt = module.optimizers(self.model)
         self.step, self.epoch, self.history, self.wall = 0, 0, [], 0.0
         self.rng = torch.Generator().manual_seed(args.seed)
-        prompts = list(FIXED_PROMPTS) if args.data == "emoji" else self.data.captions[:16]
-        self.fixed = torch.from_numpy(np.asarray(self.data.encode(prompts), dtype=np.float32))
-        self.fixed_images = self.data.images[:16]
         if args.resume:
             self._resume()
 
@@ -237,9 +282,9 @@ class Trainer:
             "wall_s": self.wall,
             "seed": self.args.seed,
             "preset": self.args.preset,
-            "data": self.data.name,
-            "dataset_hash": self.data.digest,
-            "dataset_size": len(self.data.captions),
+            "data": self.course.name,
+            "dataset_hash": self.course.digest,
+            "dataset_size": self.course.size,
             "git_commit": checkpoints.git_commit(),
             "device": self.device,
             "rng_state": self.rng.get_state().tolist(),
@@ -262,7 +307,7 @@ class Trainer:
         from tqdm import tqdm
 
         self.out.mkdir(parents=True, exist_ok=True)
-        n = len(self.data.captions)
+        n = self.course.size
         batch = min(self.config.batch_size, n)
         steps_per_epoch = max(1, n // batch)
         limit = 2 if self.args.dry_run else None
@@ -308,32 +353,21 @@ class Trainer:
         return torch.randperm(n, generator=self.rng)
 
     def _train_step(self, idx) -> dict[str, float]:
-        images = self.data.images[idx].to(self.device)
-        embeddings = self.data.embeddings[idx].to(self.device)
-        return self.module.train_step(self.model, self.opt, images, embeddings, None)
+        return self.course.step(self.module, self.model, self.opt, idx, self.device)
 
     def _out_of_time(self) -> bool:
         return self.args.max_minutes is not None and self.wall > self.args.max_minutes * 60
 
     def preview(self) -> Path:
-        """Write this epoch's sample grid (fixed prompts or images) as a PNG."""
-        import torch
-
-        from generators.images import save_grid
-
-        grid = self.module.preview(
-            self.model, self.fixed.to(self.device), self.fixed_images.to(self.device),
-            torch.Generator().manual_seed(1234),
-        )  # fmt: skip
-        return save_grid(grid, self.out / "samples" / f"epoch-{self.epoch:04d}.png", columns=8)
+        """Write this epoch's samples (a PNG sheet, or ABC text for music)."""
+        path = self.out / "samples" / f"epoch-{self.epoch:04d}"
+        return self.course.preview(self.module, self.model, self.device, path)
 
     def finish(self, stopped_early: bool) -> int:
         """Write the loss curves and the inference checkpoint; print where they are."""
         from generators.images import plot_curves
 
-        hook = getattr(self.module, "after_training", None)
-        if hook is not None:
-            hook(self.model, self.data.images.to(self.device))
+        self.course.finish(self.module, self.model, self.device)
         plot_curves(
             self.history, self.out / "loss-curves.png", title=f"{self.module.FAMILY} training"
         )

@@ -16,6 +16,13 @@ from torch import nn
 from torch.nn import functional as F
 
 FAMILY = "music"
+DEFAULT_DATA = "folk"
+PREVIEW_HEADERS = (
+    ("reel", "4/4", "D", "1/8"),
+    ("jig", "6/8", "G", "1/8"),
+    ("hornpipe", "4/4", "A", "1/8"),
+    ("air", "3/4", "Dm", "1/8"),
+)
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 
 
@@ -197,3 +204,77 @@ def generate(
 def build(config: Config) -> MusicLM:
     """Return a new model for `config` (its vocabulary included)."""
     return MusicLM(config)
+
+
+class MusicCourse:
+    """What the music family trains on: the folk tunes (or synthetic ones) as token ids."""
+
+    def __init__(self, source: str, config: Config, home) -> None:
+        import hashlib
+
+        from data import folk, synthetic
+
+        if source == "folk":
+            every = folk.load(home)
+        elif source == "synthetic":
+            every = synthetic.tunes()
+        else:
+            raise ValueError(f"unknown music data {source!r}; use folk or synthetic")
+        self.tunes = [t for t in every if t.split == "train"]
+        self.vocab = build_vocab(every)  # validation tunes' symbols too, so eval never meets <unk>
+        self.codec = Codec(self.vocab)
+        self.name, self.size = source, len(self.tunes)
+        self.digest = hashlib.sha256("\n".join(t.id for t in every).encode()).hexdigest()[:16]
+
+    def adapt(self, config: Config) -> Config:
+        """Return the config with this data's vocabulary."""
+        import dataclasses
+
+        return dataclasses.replace(config, vocab=self.vocab)
+
+    def step(self, module, model: MusicLM, opt: dict, idx, device: str) -> dict[str, float]:
+        """Run one training step on the tunes `idx`."""
+        ids = batch(self.codec, [self.tunes[i] for i in idx.tolist()], model.config.context)
+        return train_step(model, opt, ids.to(device), self.codec.pad)
+
+    def preview(self, module, model: MusicLM, device: str, path):
+        """Write four sampled tunes (reel, jig, hornpipe, air) as one ABC file."""
+        rng = torch.Generator().manual_seed(1234)
+        parts = []
+        for n, (rhythm, meter, key, unit) in enumerate(PREVIEW_HEADERS, start=1):
+            body = generate(model, self.codec, (rhythm, meter, key, unit), rng, 300, 1.0, 0)
+            parts.append(
+                f"X:{n}\nT:sample {rhythm}\nR:{rhythm}\nM:{meter}\nL:{unit}\nK:{key}\n{body}\n"
+            )
+        path = path.with_suffix(".abc")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(parts), encoding="utf-8")
+        return path
+
+    def finish(self, module, model: MusicLM, device: str) -> None:
+        """Nothing to calibrate."""
+
+
+course = MusicCourse
+
+
+def preview(model: MusicLM, codec: Codec, rng: torch.Generator) -> str:
+    """Return four sampled tunes (reel, jig, hornpipe, air) as one ABC text."""
+    parts = []
+    for n, (rhythm, meter, key, unit) in enumerate(PREVIEW_HEADERS, start=1):
+        body = generate(model, codec, (rhythm, meter, key, unit), rng, 300, 1.0, 0)
+        header = f"X:{n}\nT:sample {rhythm}\nR:{rhythm}\nM:{meter}\nL:{unit}\nK:{key}\n"
+        parts.append(header + body + "\n")
+    return "\n".join(parts)
+
+
+def export_state(model: MusicLM) -> dict[str, torch.Tensor]:
+    """Return the inference weights, in fp32 (the model is small; sampling is sensitive)."""
+    return dict(model.state_dict())
+
+
+def from_export(config: Config, state: dict[str, torch.Tensor]) -> MusicLM:
+    """Return a model ready to `generate` from `export_state` weights."""
+    model = MusicLM(config)
+    model.load_state_dict(state)
+    return model.eval()

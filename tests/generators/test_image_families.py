@@ -27,12 +27,13 @@ def test_every_family_has_the_interface(name):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_a_train_step_lowers_nothing_to_nan(name):
-    module, model = tiny(name)
-    config = module.PRESETS["tiny"]
-    images = torch.rand(8, 3, config.image_size, config.image_size) * 2 - 1
-    embeddings = torch.from_numpy(hashed_embeddings([f"text {k}" for k in range(8)]))
-    losses = module.train_step(model, module.optimizers(model), images, embeddings, None)
+def test_a_train_step_on_its_course_is_finite(name, tmp_path):
+    from generators.train import ImageCourse
+
+    module = family(name)
+    course = getattr(module, "course", ImageCourse)("synthetic", module.PRESETS["tiny"], tmp_path)
+    model = module.build(course.adapt(module.PRESETS["tiny"]))
+    losses = course.step(module, model, module.optimizers(model), torch.arange(4), "cpu")
     assert losses and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
 
 
@@ -86,7 +87,7 @@ def test_vae_out_of_distribution_score_after_calibration():
     assert sum(noise) / 8 > sum(familiar) / 8 + 0.2
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", ["gan", "vae"])
 def test_export_round_trip(name, tmp_path):
     module, model = tiny(name)
     path = checkpoints.save(
@@ -122,7 +123,8 @@ def test_dry_run_through_the_cli(genbot, home, name):
                     env={"GENBOT_HOME": str(home)})  # fmt: skip
     assert result.returncode == 0, result.stderr
     run = home / "runs" / f"{name}-tiny-dry-run"
-    for produced in ("last.pt", "model.pt", "loss-curves.png", "samples/epoch-0001.png"):
+    sample = "samples/epoch-0001.abc" if name == "music" else "samples/epoch-0001.png"
+    for produced in ("last.pt", "model.pt", "loss-curves.png", sample):
         assert (run / produced).is_file(), produced
     blob = checkpoints.load(run / "model.pt", family=name)
     assert blob["meta"]["dataset_hash"] and blob["meta"]["data"] == "synthetic"
@@ -145,3 +147,10 @@ def test_bad_training_arguments(genbot, home):
     assert (
         "--set 'nope=1'" in genbot("train", "gan", "--set", "nope=1", "--dry-run", env=env).stderr
     )
+
+
+def test_unknown_data_source_is_a_clear_error(genbot, home):
+    result = genbot(
+        "train", "music", "--preset", "tiny", "--data", "jazz", env={"GENBOT_HOME": str(home)}
+    )
+    assert result.returncode != 0 and "unknown music data 'jazz'" in result.stderr
