@@ -29,10 +29,23 @@ from generators.registry import FAMILIES, family
 log = logging.getLogger(__name__)
 
 FIXED_PROMPTS = (
-    "red heart", "smiling face", "pizza", "rocket", "cat face", "rainbow", "thumbs up", "snowman",
-    "sun", "christmas tree", "dog face", "birthday cake", "soccer ball", "banana", "star",
+    "red heart",
+    "smiling face",
+    "pizza",
+    "rocket",
+    "cat face",
+    "rainbow",
+    "thumbs up",
+    "snowman",
+    "sun",
+    "christmas tree",
+    "dog face",
+    "birthday cake",
+    "soccer ball",
+    "banana",
+    "star",
     "ghost",
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -149,8 +162,12 @@ class ImageCourse:
 
         from generators.images import save_grid
 
-        grid = module.preview(model, self.fixed.to(device), self.data.images[:16].to(device),
-                              torch.Generator().manual_seed(1234))  # fmt: skip
+        grid = module.preview(
+            model,
+            self.fixed.to(device),
+            self.data.images[:16].to(device),
+            torch.Generator().manual_seed(1234),
+        )
         return save_grid(grid, path.with_suffix(".png"), columns=8)
 
     def finish(self, module, model, device: str) -> None:
@@ -201,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="emoji|synthetic for images, folk|synthetic for music")
     p.add_argument("--out", help="run folder (default GENBOT_HOME/runs/<family>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+    p.add_argument(
+        "--init",
+        metavar="PATH",
+        help="start from the weights of a compact training checkpoint (train-state.pt)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
@@ -257,6 +279,8 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(args.seed)
         if args.resume:
             self._resume()
+        elif args.init:
+            self._init_from(Path(args.init))
 
     def _resume(self) -> None:
         blob = checkpoints.load(self.out / "last.pt", family=self.module.FAMILY)
@@ -267,6 +291,32 @@ class Trainer:
         self.epoch, self.history, self.wall = meta["epoch"], meta["history"], meta["wall_s"]
         self.rng.set_state(self._byte_tensor(meta["rng_state"]))
         log.info("resumed %s at step %d (epoch %d)", self.out, self.step, self.epoch)
+
+    def _init_from(self, path: Path) -> None:
+        # Weights only (fp16 in the file): the optimisers start afresh, the step count goes on.
+        blob = checkpoints.load(path, family=self.module.FAMILY)
+        state = {
+            k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()
+        }
+        self.model.load_state_dict(state)
+        self.step, self.epoch = blob["step"], blob["meta"].get("epoch", 0)
+        log.info("initialised from %s (step %d)", path, self.step)
+
+    def save_compact(self) -> Path:
+        """Write train-state.pt: every weight (not the optimisers) in fp16, to carry a run on
+        to another machine in a few MB."""
+        state = {
+            k: v.half() if v.is_floating_point() else v for k, v in self.model.state_dict().items()
+        }
+        meta = {k: v for k, v in self.meta().items() if k not in ("history", "rng_state")}
+        return checkpoints.save(
+            self.out / "train-state.pt",
+            family=self.module.FAMILY,
+            config=self.config,
+            state_dict=state,
+            step=self.step,
+            meta=meta,
+        )
 
     @staticmethod
     def _byte_tensor(values: list[int]):
@@ -312,8 +362,12 @@ class Trainer:
         steps_per_epoch = max(1, n // batch)
         limit = 2 if self.args.dry_run else None
         started = time.monotonic() - self.wall
-        bar = tqdm(total=self.args.epochs * steps_per_epoch, initial=self.step,
-                   disable=self.args.no_progress, desc=f"train {self.module.FAMILY}")  # fmt: skip
+        bar = tqdm(
+            total=self.args.epochs * steps_per_epoch,
+            initial=self.step,
+            disable=self.args.no_progress,
+            desc=f"train {self.module.FAMILY}",
+        )
         try:
             while self.epoch < self.args.epochs:
                 order = self._order(n)
@@ -379,13 +433,16 @@ class Trainer:
             step=self.step,
             meta={k: v for k, v in self.meta().items() if k not in ("history", "rng_state")},
         )
+        self.save_compact()
         if self.args.export:
             export = Path(self.args.export)
             export.mkdir(parents=True, exist_ok=True)
             (export / "model.pt").write_bytes(model_path.read_bytes())
         state = "stopped at the time limit" if stopped_early else "finished"
-        print(f"{state}: {self.step} steps, {self.epoch} epochs, {self.wall / 60:.1f} min; "
-              f"inference checkpoint {model_path}")  # fmt: skip
+        print(
+            f"{state}: {self.step} steps, {self.epoch} epochs, {self.wall / 60:.1f} min; "
+            f"inference checkpoint {model_path}"
+        )
         if not math.isfinite(self.history[-1].get("loss_g", self.history[-1].get("loss", 0.0))):
             print("warning: the last loss is not finite")
             return 1

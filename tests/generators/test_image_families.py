@@ -154,3 +154,18 @@ def test_unknown_data_source_is_a_clear_error(genbot, home):
         "train", "music", "--preset", "tiny", "--data", "jazz", env={"GENBOT_HOME": str(home)}
     )
     assert result.returncode != 0 and "unknown music data 'jazz'" in result.stderr
+
+
+def test_a_run_carries_on_from_its_compact_train_state(genbot, home):
+    env = {"GENBOT_HOME": str(home)}
+    base = ["train", "gan", "--preset", "tiny", "--data", "synthetic", "--no-progress"]
+    assert genbot(*base, "--epochs", "1", env=env).returncode == 0
+    compact = home / "runs" / "gan-tiny" / "train-state.pt"
+    blob = checkpoints.load(compact, family="gan")
+    assert all(
+        v.dtype != torch.float32 for v in blob["state_dict"].values() if v.is_floating_point()
+    )
+    out = home / "runs" / "gan-tiny-carried"
+    result = genbot(*base, "--epochs", "2", "--init", str(compact), "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert checkpoints.load(out / "model.pt")["step"] == 2 * blob["step"]
