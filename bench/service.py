@@ -26,17 +26,11 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from generators.train import FIXED_PROMPTS
+
 REPO = Path(__file__).resolve().parent.parent
-PROMPTS = [
-    "red heart",
-    "smiling face",
-    "pizza",
-    "rocket",
-    "cat face",
-    "rainbow",
-    "thumbs up",
-    "snowman",
-]
+PROMPTS = FIXED_PROMPTS[:8]
 
 
 def free_port() -> int:
