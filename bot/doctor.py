@@ -104,7 +104,11 @@ def check_store(home: Path) -> Check:
 def check_service(urls: tuple[str, ...], timeout: float = 2.0) -> Check:
     """Return whether each configured service URL answers /healthz."""
     if not urls:
-        return Check("service", "ok", "none configured (GENBOT_SERVICE_URL); `genbot serve` runs one on loopback")
+        return Check(
+            "service",
+            "ok",
+            "none configured (GENBOT_SERVICE_URL); `genbot serve` runs one on loopback",
+        )
     answers = []
     for url in urls:
         try:
