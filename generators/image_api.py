@@ -32,7 +32,8 @@ def _provenance(model_name: str, seed: int, kind: str) -> dict[str, str]:
             "seed": str(seed), "kind": kind}  # fmt: skip
 
 
-def _pack(images: torch.Tensor, columns: int, model_name: str, seed: int, kind: str) -> ImageResult:
+def pack(images: torch.Tensor, columns: int, model_name: str, seed: int, kind: str) -> ImageResult:
+    """Return the images as PNG tiles and a grid, each carrying provenance text chunks."""
     text = _provenance(model_name, seed, kind)
     tiles = [png_bytes(tile, text) for tile in to_uint8(images)]
     scale = max(1, 64 // images.shape[-1])
@@ -47,7 +48,7 @@ def imagine(gan: Any, embed: Any, request: ImageRequest, model_name: str = "gan"
     rng = torch.Generator().manual_seed(request.seed)
     images = family.generate(gan, embedding, request.num_samples, rng)
     columns = 2 if request.num_samples == 4 else min(request.num_samples, 4)
-    return _pack(images, columns, model_name, request.seed, "imagine")
+    return pack(images, columns, model_name, request.seed, "imagine")
 
 
 def image_tensor(data: bytes, size: int) -> torch.Tensor:
@@ -66,7 +67,7 @@ def vary(vae: Any, image: bytes, request: VariationRequest, model_name: str = "v
     pixels = image_tensor(image, vae.config.image_size)[None]
     rng = torch.Generator().manual_seed(request.seed)
     images = family.variations(vae, pixels, request.num_samples, request.strength, rng)
-    return _pack(images, min(request.num_samples, 4), model_name, request.seed, "vary")
+    return pack(images, min(request.num_samples, 4), model_name, request.seed, "vary")
 
 
 def blend(
@@ -77,7 +78,7 @@ def blend(
 
     size = vae.config.image_size
     images = family.blend(vae, image_tensor(a, size), image_tensor(b, size), request.steps)
-    return _pack(images, request.steps, model_name, request.seed, "blend")
+    return pack(images, request.steps, model_name, request.seed, "blend")
 
 
 def out_of_distribution(vae: Any) -> Any:

@@ -76,6 +76,7 @@ class Screener:
         self.rules = rules if rules is not None else default_rules()
         self.pii = pii if pii is not None else PiiDetector()
         self.failed_to_load: list[str] = []
+        self._compiled: dict[tuple[Rule, ...], RuleSet] = {}
         self.lexicon: dict[str, float] = {}
 
     @property
@@ -107,7 +108,7 @@ class Screener:
         guild_rules: Iterable[Rule] = (),
     ) -> list[Verdict]:
         """Return one verdict per text, in order."""
-        rules = self.rules.extended(guild_rules) if guild_rules else self.rules
+        rules = self._rules_for(tuple(guild_rules))
         items = [self._prepare(t) for t in texts]
         for item in items:
             self._find(item, rules)
@@ -155,6 +156,16 @@ class Screener:
             )
             for scores in scored
         ]
+
+    def _rules_for(self, guild_rules: tuple[Rule, ...]) -> RuleSet:
+        # Compiling a guild's rules costs more than matching them: keep the last few compiled.
+        if not guild_rules:
+            return self.rules
+        if guild_rules not in self._compiled:
+            if len(self._compiled) >= 64:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[guild_rules] = self.rules.extended(guild_rules)
+        return self._compiled[guild_rules]
 
     def _prepare(self, text: object) -> _Item:
         if not isinstance(text, str):

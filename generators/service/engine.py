@@ -248,7 +248,7 @@ class Engine:
         seed = job.request.seed
         name = f"{family}:{Path(self.models[family].source).parent.name or family}"
         packed = (
-            image_api._pack(
+            image_api.pack(
                 tiles[kept], 2 if len(kept) == 4 else max(1, min(len(kept), 4)), name, seed, family
             )
             if kept
