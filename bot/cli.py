@@ -151,6 +151,13 @@ def cmd_serve(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
         return 2
 
 
+def cmd_run(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Run the Discord bot (extra arguments go to the local service child, if one starts)."""
+    from bot import run
+
+    return run.main(bot, args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -201,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(passthrough=True)
     p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser(
+        "run",
+        help="run the Discord bot (arguments after it go to the local service, e.g. --tiny)",
+        add_help=False,
+    )
+    p.set_defaults(passthrough=True)
+    p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(
         "serve", help="run the generation service (see `genbot serve --help`)", add_help=False

@@ -176,12 +176,21 @@ class ServiceClient:
         """Return the service's screened reply for one generation request."""
         return await self.request("POST", f"/v1/generate/{family}", body)
 
-    async def moderate(self, texts: list[str], direction: str, policy: Any = None) -> list[dict]:
-        """Return one verdict dict per text, in order."""
-        reply = await self.request(
-            "POST", "/v1/moderate", {"texts": texts, "direction": direction, "policy": policy}
-        )
-        return reply["verdicts"]
+    async def moderate(
+        self,
+        texts: list[str],
+        direction: str,
+        policy: Any = None,
+        rules: list | tuple = (),
+        images: list[str] | None = None,
+        denylist: list | tuple = (),
+    ) -> list[dict]:
+        """Return one verdict dict per text, in order (then one per base64 image, if any)."""
+        body = {"texts": texts, "direction": direction, "policy": policy, "rules": list(rules)}
+        if images:
+            body.update(images=images, denylist=list(denylist))
+        reply = await self.request("POST", "/v1/moderate", body)
+        return reply["verdicts"] + reply.get("image_verdicts", [])
 
     async def models(self) -> dict:
         """Return what the service has loaded."""

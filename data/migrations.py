@@ -133,6 +133,42 @@ def guild_rules_and_image_denylist(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0003_bot_ledger")
+def bot_ledger(db: Database) -> None:
+    """Add what the bot's durable ledger needs: seeds, interaction tokens, results, reviews."""
+    jobs = db["jobs"]
+    jobs.add_column("seed", int)
+    jobs.add_column("parent", int)
+    # The interaction token lets a restarted bot edit the original reply; cleared when the job
+    # ends, since it is a credential for 15 minutes.
+    jobs.add_column("interaction_token", str)
+    jobs.add_column("interaction_at", float)
+    jobs.add_column("posted_channel_id", int)
+    jobs.add_column("attempts", int, not_null_default=0)
+    jobs.add_column("result", str)
+    jobs.create_index(["guild", "state"])
+    db["guild_policies"].add_column("limits", str)
+    db["reviews"].create(
+        {
+            "id": int,
+            "job": int,
+            "guild": int,
+            "kind": str,
+            "state": str,
+            "note": str,
+            "message_id": int,
+            "created_at": float,
+            "resolved_at": float,
+            "resolved_by": int,
+        },
+        pk="id",
+        foreign_keys=[("job", "jobs", "id")],
+        not_null=["job", "kind", "state", "created_at"],
+    )
+    db["reviews"].create_index(["guild", "state"])
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
 def apply(db: Database) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
     pending = [m.name for m in MIGRATIONS.pending(db)]

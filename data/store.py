@@ -47,7 +47,10 @@ USER_TABLES = {
     "consent": "user",
     "feedback": "user",
 }
-_JSON_COLUMNS = {"params", "reasons", "scores", "model_versions", "overrides"}
+_JSON_COLUMNS = {"params", "reasons", "scores", "model_versions", "overrides", "limits", "result"}
+# Tables whose rows hang off a job: forgetting a user deletes their rows through the user's jobs.
+JOB_TABLES = ("verdicts", "feedback", "appeals", "reviews")
+REVIEW_STATES = ("pending", "approved", "rejected")
 
 
 class StoreError(RuntimeError):
@@ -114,7 +117,17 @@ class Store:
     # --- jobs -------------------------------------------------------------------------------
 
     def create_job(
-        self, *, guild: int | None, channel: int | None, user: int, command: str, params: dict
+        self,
+        *,
+        guild: int | None,
+        channel: int | None,
+        user: int,
+        command: str,
+        params: dict,
+        seed: int | None = None,
+        parent: int | None = None,
+        interaction_token: str | None = None,
+        interaction_at: float | None = None,
     ) -> dict[str, Any]:
         """Insert a job in state `received`; return its row."""
         now = self.clock()
@@ -127,6 +140,10 @@ class Store:
             "state": "received",
             "created_at": now,
             "updated_at": now,
+            "seed": seed,
+            "parent": parent,
+            "interaction_token": interaction_token,
+            "interaction_at": interaction_at,
         }
         job_id = self.db["jobs"].insert(row).last_pk
         return self.get_job(job_id)  # type: ignore[return-value]
@@ -158,14 +175,64 @@ class Store:
         with self.db.atomic():
             return self.db.execute(sql, args).rowcount == 1
 
-    def set_posted(self, job_id: int, message_id: int) -> None:
+    def set_posted(self, job_id: int, message_id: int, channel_id: int | None = None) -> None:
         """Record the Discord message that carries the job's result, and mark it posted."""
         with self.db.atomic():
             self.db.execute(
-                "UPDATE jobs SET posted_message_id = ?, state = 'posted', updated_at = ? "
-                "WHERE id = ?",
-                [message_id, self.clock(), job_id],
+                "UPDATE jobs SET posted_message_id = ?, posted_channel_id = ?, state = 'posted', "
+                "interaction_token = NULL, updated_at = ? WHERE id = ?",
+                [message_id, channel_id, self.clock(), job_id],
             )
+
+    def set_result(self, job_id: int, result: dict) -> None:
+        """Keep a job's result summary (verdict, model, seeds; never the image bytes)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?",
+                [json.dumps(result, sort_keys=True), self.clock(), job_id],
+            )
+
+    def add_attempt(self, job_id: int) -> int:
+        """Count one more try of a job at the service; return the count."""
+        with self.db.atomic():
+            self.db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?", [job_id])
+        return self.db.execute("SELECT attempts FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+
+    def end_job(self, job_id: int, state: str, error: str | None = None) -> None:
+        """Move a job to a terminal state and drop its interaction token."""
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"{state!r} is not a terminal state")
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE jobs SET state = ?, error = ?, interaction_token = NULL, updated_at = ? "
+                "WHERE id = ?",
+                [state, error, self.clock(), job_id],
+            )
+
+    def count_jobs_since(
+        self, since: float, *, user: int | None = None, guild: int | None = None
+    ) -> int:
+        """Return how many jobs (refused ones excepted) a user or guild started since `since`."""
+        sql = "SELECT count(*) FROM jobs WHERE created_at >= ? AND state != 'refused'"
+        args: list[Any] = [since]
+        if user is not None:
+            sql, args = sql + " AND user = ?", [*args, user]
+        if guild is not None:
+            sql, args = sql + " AND guild = ?", [*args, guild]
+        return self.db.execute(sql, args).fetchone()[0]
+
+    def active_jobs(self, user: int) -> list[dict[str, Any]]:
+        """Return the user's unfinished jobs, oldest first."""
+        done = ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATES))
+        rows = self.db["jobs"].rows_where(
+            f"user = ? AND state NOT IN ({done})", [user], order_by="id"
+        )
+        return [_decode(r) for r in rows]  # type: ignore[misc]
+
+    def last_job_at(self, user: int, guild: int | None) -> float | None:
+        """Return when the user last started a job in the guild, or None."""
+        sql = "SELECT max(created_at) FROM jobs WHERE user = ? AND guild IS ?"
+        return self.db.execute(sql, [user, guild]).fetchone()[0]
 
     def jobs_in_states(self, states: Iterable[str]) -> list[dict[str, Any]]:
         """Return the jobs in any of `states`, oldest first."""
@@ -228,9 +295,11 @@ class Store:
         shadow: bool,
         review_channel: int | None,
         updated_by: int | None,
+        limits: dict | None = None,
     ) -> None:
         """Create or replace the guild's policy row."""
         row = {
+            "limits": json.dumps(limits or {}, sort_keys=True),
             "guild": guild,
             "preset": preset,
             "overrides": json.dumps(overrides, sort_keys=True),
@@ -265,6 +334,13 @@ class Store:
         """Open an appeal against a job's refusal; return its id."""
         row = {"job": job_id, "guild": guild, "user": user, "reason": reason, "state": "open"}
         return self.db["appeals"].insert({**row, "created_at": self.clock()}).last_pk
+
+    def get_appeal(self, appeal_id: int) -> dict[str, Any] | None:
+        """Return one appeal row, or None."""
+        try:
+            return self.db["appeals"].get(appeal_id)
+        except NotFoundError:
+            return None
 
     def open_appeals(self, guild: int | None) -> list[dict[str, Any]]:
         """Return the guild's open appeals, oldest first."""
@@ -324,6 +400,74 @@ class Store:
         sql = "SELECT hash FROM image_denylist WHERE guild = ? ORDER BY created_at"
         return [row[0] for row in self.db.execute(sql, [guild])]
 
+    # --- reviews, moderation log and stats ---------------------------------------------------
+
+    def add_review(self, *, job_id: int, guild: int | None, kind: str, note: str) -> int:
+        """Queue an item for moderators (a held output or a user's report); return its id."""
+        row = {"job": job_id, "guild": guild, "kind": kind, "note": note, "state": "pending"}
+        return self.db["reviews"].insert({**row, "created_at": self.clock()}).last_pk
+
+    def get_review(self, review_id: int) -> dict[str, Any] | None:
+        """Return one review row, or None."""
+        try:
+            return self.db["reviews"].get(review_id)
+        except NotFoundError:
+            return None
+
+    def set_review_message(self, review_id: int, message_id: int) -> None:
+        """Remember the review-channel message that shows the item."""
+        self.db["reviews"].update(review_id, {"message_id": message_id})
+
+    def pending_reviews(self, guild: int | None) -> list[dict[str, Any]]:
+        """Return the guild's pending review items, oldest first."""
+        rows = self.db["reviews"].rows_where(
+            "guild IS ? AND state = 'pending'", [guild], order_by="id"
+        )
+        return list(rows)
+
+    def resolve_review(self, review_id: int, *, state: str, by: int) -> bool:
+        """Close a pending review as approved or rejected; return False if it was not pending."""
+        if state not in REVIEW_STATES[1:]:
+            raise ValueError(f"a review is resolved as approved or rejected, not {state!r}")
+        with self.db.atomic():
+            sql = (
+                "UPDATE reviews SET state = ?, resolved_at = ?, resolved_by = ? "
+                "WHERE id = ? AND state = 'pending'"
+            )
+            return self.db.execute(sql, [state, self.clock(), by, review_id]).rowcount == 1
+
+    def moderation_log(self, guild: int, limit: int = 20) -> list[dict[str, Any]]:
+        """Return the guild's latest non-allow verdicts with their job, newest first."""
+        sql = (
+            "SELECT v.id, v.job, v.direction, v.action, v.reasons, v.created_at, j.user, "
+            "j.command FROM verdicts v JOIN jobs j ON v.job = j.id "
+            "WHERE j.guild = ? AND (v.action != 'allow' OR v.reasons != '[]') "
+            "ORDER BY v.id DESC LIMIT ?"
+        )
+        return [_decode(dict(r)) for r in self.db.query(sql, [guild, limit])]  # type: ignore[misc]
+
+    def moderation_stats(self, guild: int, since: float) -> dict[str, dict[str, int]]:
+        """Return verdict counts per direction and action in the guild since `since`."""
+        sql = (
+            "SELECT v.direction, v.action, count(*) FROM verdicts v JOIN jobs j ON v.job = j.id "
+            "WHERE j.guild = ? AND v.created_at >= ? GROUP BY v.direction, v.action"
+        )
+        out: dict[str, dict[str, int]] = {}
+        for direction, action, count in self.db.execute(sql, [guild, since]).fetchall():
+            out.setdefault(direction, {})[action] = count
+        return out
+
+    # --- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """Return a stored process value (like the synced command set's fingerprint)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a process value."""
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
     # --- consent and feedback ---------------------------------------------------------------
 
     def set_consent(self, *, guild: int | None, user: int, granted: bool) -> None:
@@ -360,6 +504,8 @@ class Store:
         }
         sql = "SELECT v.* FROM verdicts v JOIN jobs j ON v.job = j.id WHERE j.user = ?"
         out["verdicts"] = [_decode(dict(r)) for r in self.db.query(sql, [user])]
+        sql = "SELECT r.* FROM reviews r JOIN jobs j ON r.job = j.id WHERE j.user = ?"
+        out["reviews"] = [dict(r) for r in self.db.query(sql, [user])]
         return out  # type: ignore[return-value]
 
     def forget_user(self, user: int) -> dict[str, int]:
@@ -367,7 +513,7 @@ class Store:
         counts: dict[str, int] = {}
         with self.db.atomic():
             own_jobs = "SELECT id FROM jobs WHERE user = ?"
-            for table in ("verdicts", "feedback", "appeals"):
+            for table in JOB_TABLES:
                 sql = f"DELETE FROM {table} WHERE job IN ({own_jobs})"
                 counts[table] = self.db.execute(sql, [user]).rowcount
             for table, column in USER_TABLES.items():

@@ -171,6 +171,7 @@ def test_export_then_forget_leaves_no_row_of_the_user(store):
     store.add_feedback(job_id=mine["id"], user=7, rating=1)
     store.add_feedback(job_id=theirs["id"], user=7, rating=1)
     store.add_feedback(job_id=mine["id"], user=8, rating=-1)  # on my job: goes with my job
+    store.add_review(job_id=mine["id"], guild=1, kind="report", note="reported by 8")
 
     exported = store.export_user(7)
     assert {t: len(rows) for t, rows in exported.items()} == {
@@ -180,6 +181,7 @@ def test_export_then_forget_leaves_no_row_of_the_user(store):
         "consent": 1,
         "feedback": 2,
         "verdicts": 1,
+        "reviews": 1,
     }
     store.forget_user(7)
     assert all(not rows for rows in store.export_user(7).values())

@@ -1,0 +1,1 @@
+"""One cog per feature: creating, jobs, moderation, privacy."""

@@ -1,0 +1,161 @@
+"""The Discord side of the ledger: progress edits, posting results exactly once, refusals with
+an Appeal button, held items for the review channel, failures.
+
+A job whose interaction is younger than `fresh_for_s` (10 minutes) is answered by editing the
+interaction's original reply, which is idempotent. An older one is posted with `channel.send`
+under a nonce with `enforce_nonce`, after looking for a message that already carries the job's
+marker, so a bot killed between posting and recording posts nothing twice."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import time
+from typing import Any
+
+import discord
+
+from bot import render
+from bot.views import view_of
+from moderation.verdict import Verdict
+
+log = logging.getLogger(__name__)
+NONE = discord.AllowedMentions.none()
+DEFAULT_FILE_LIMIT = 10 * 2**20
+
+
+def interaction_webhook(bot: discord.Client, token: str) -> discord.Webhook:
+    """Return the follow-up webhook of an interaction from its stored token (works after a
+    restart, with the bot's state, so persistent buttons may be attached)."""
+    data = {"id": bot.application_id, "type": 3, "token": token}
+    return discord.Webhook.from_state(data, bot._connection)
+
+
+def nonce_for(job_id: int) -> str:
+    """Return the message nonce of a job's channel post (Discord keeps nonces ≤ 25 chars)."""
+    return f"genbot-job-{job_id}"
+
+
+class DiscordDelivery:
+    """Delivers ledger outcomes through discord.py."""
+
+    def __init__(self, bot: Any, fresh_for_s: float = 600.0, progress_every_s: float = 1.0):
+        self.bot = bot
+        self.fresh_for_s, self.progress_every_s = fresh_for_s, progress_every_s
+        self._last_progress: dict[int, tuple[float, str]] = {}
+
+    def fresh(self, job: dict) -> bool:
+        """Return True while the job's interaction token may still be used for its answer."""
+        at = job.get("interaction_at")
+        return (
+            bool(job.get("interaction_token"))
+            and at is not None
+            and (time.time() - at < self.fresh_for_s)
+        )
+
+    async def progress(self, job: dict, text: str) -> None:
+        """Edit the job's reply to `text`, at most once per `progress_every_s`, if changed."""
+        now = time.monotonic()
+        last = self._last_progress.get(job["id"])
+        if last and (last[1] == text or now - last[0] < self.progress_every_s):
+            return
+        self._last_progress[job["id"]] = (now, text)
+        if not self.fresh(job):
+            return
+        try:
+            await interaction_webhook(self.bot, job["interaction_token"]).edit_message(
+                "@original", content=text, allowed_mentions=NONE
+            )
+        except discord.HTTPException as exc:
+            log.info("progress edit of job %s failed: %s", job["id"], exc)
+
+    async def post(self, job: dict, reply: dict) -> tuple[int, int]:
+        """Post the result once; return (message id, channel id)."""
+        self._last_progress.pop(job["id"], None)
+        message = render.result(job, reply)
+        channel = await self._channel(job["channel"])
+        files, note = self._fit(message.files, channel)
+        content = message.content + note
+        embeds = [discord.Embed(description=block) for block in message.blocks]
+        view = view_of(message.buttons)
+        if self.fresh(job):
+            hook = interaction_webhook(self.bot, job["interaction_token"])
+            sent = await hook.edit_message(
+                "@original",
+                content=content,
+                embeds=embeds,
+                attachments=files,
+                view=view,
+                allowed_mentions=NONE,
+            )
+            return sent.id, sent.channel.id
+        return await self.send_once(channel, job["id"], content, embeds, files, view)
+
+    async def send_once(self, channel, job_id, content, embeds, files, view) -> tuple[int, int]:
+        """Send a job's message to a channel unless one is already there; return its ids."""
+        existing = await self._find(channel, job_id)
+        if existing is not None:
+            return existing.id, channel.id
+        sent = await channel.send(
+            content=content,
+            embeds=embeds,
+            files=files,
+            view=view,
+            allowed_mentions=NONE,
+            nonce=nonce_for(job_id),
+            enforce_nonce=True,
+        )
+        return sent.id, channel.id
+
+    async def _find(self, channel: Any, job_id: int) -> discord.Message | None:
+        pattern = re.compile(rf"\b{re.escape(render.marker(job_id))}\b")
+        me = self.bot.user.id
+        async for message in channel.history(limit=100):
+            if message.author.id == me and pattern.search(message.content or ""):
+                return message
+        return None
+
+    def _fit(self, files: tuple, channel: Any) -> tuple[list[discord.File], str]:
+        guild = getattr(channel, "guild", None)
+        limit = guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
+        kept = [(n, d) for n, d in files if len(d) <= limit]
+        note = "" if len(kept) == len(files) else "\n-# A file was too large for this server."
+        return [discord.File(io.BytesIO(d), filename=n) for n, d in kept], note
+
+    async def _channel(self, channel_id: int) -> Any:
+        return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+
+    async def refuse(self, job: dict, verdict: Verdict, what: str) -> None:
+        """Tell the requester privately why, with an Appeal button; never post the output."""
+        text = render.refusal(verdict, what, job["params"].get("prompt"))
+        await self.private(job, text, view_of([render.Button("Appeal", f"appeal:{job['id']}")]))
+
+    async def fail(self, job: dict, reason: str) -> None:
+        """Tell the requester the job failed, and why."""
+        await self.private(job, f"❌ {reason} ({render.marker(job['id'])})", None)
+
+    async def private(self, job: dict, text: str, view: discord.ui.View | None) -> None:
+        """Replace the public 'thinking' reply with an ephemeral message (a DM when too late)."""
+        self._last_progress.pop(job["id"], None)
+        token = job.get("interaction_token")
+        if token and time.time() - (job.get("interaction_at") or 0) < 14 * 60:
+            hook = interaction_webhook(self.bot, token)
+            with contextlib.suppress(discord.HTTPException):
+                await hook.delete_message("@original")
+            kwargs = {"view": view} if view is not None else {}
+            await hook.send(text, ephemeral=True, allowed_mentions=NONE, **kwargs)
+            return
+        try:
+            user = self.bot.get_user(job["user"]) or await self.bot.fetch_user(job["user"])
+            await user.send(text, allowed_mentions=NONE, **({"view": view} if view else {}))
+        except discord.HTTPException as exc:
+            log.info("could not tell user of job %s: %s", job["id"], exc)
+
+    async def hold(self, job: dict, reply: dict, review_id: int) -> None:
+        """Tell the requester the result waits for review; show it to the review channel."""
+        if self.fresh(job):
+            hook = interaction_webhook(self.bot, job["interaction_token"])
+            await hook.edit_message("@original", content=render.held(job), allowed_mentions=NONE)
+        await self.bot.actions.show_review(review_id, job, reply)

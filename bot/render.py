@@ -1,0 +1,141 @@
+"""How results and refusals look in Discord, as plain data: message text, files, buttons.
+`delivery.py` turns these into discord.py objects; tests read them directly."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from moderation.labels import describe
+from moderation.verdict import Verdict
+
+MESSAGE_LIMIT = 2000
+EMBED_LIMIT = 4096
+EMBEDS_TOTAL = 6000
+AUDIO_MIMES = {"audio/ogg": "ogg", "audio/flac": "flac", "audio/wav": "wav", "audio/x-wav": "wav"}
+EXTENSIONS = {"image/png": "png", "text/plain": "txt", "text/vnd.abc": "abc", "audio/midi": "mid"}
+
+
+@dataclass(frozen=True)
+class Button:
+    """One button: its label and namespaced custom_id (`gen:<action>:<job>[:<arg>]`)."""
+
+    label: str
+    custom_id: str
+    style: str = "secondary"
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message to post: text, text blocks for embeds, files (name, bytes) and buttons."""
+
+    content: str
+    blocks: tuple[str, ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
+    buttons: tuple[Button, ...] = field(default=())
+
+
+def marker(job_id: int) -> str:
+    """Return the tag every result message carries, so a restarted bot can find it."""
+    return f"job {job_id}"
+
+
+def _quote(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def image_buttons(job_id: int) -> tuple[Button, ...]:
+    """Return the buttons under a 2×2 grid: re-roll, V1–V4, U1–U4, report, delete."""
+    row0 = [Button(f"V{k + 1}", f"gen:var:{job_id}:{k}", row=0) for k in range(4)]
+    row1 = [Button(f"U{k + 1}", f"gen:up:{job_id}:{k}", row=1) for k in range(4)]
+    row2 = [
+        Button("🔄", f"gen:reroll:{job_id}", "primary", 2),
+        Button("🚩", f"gen:report:{job_id}", "secondary", 2),
+        Button("🗑", f"gen:del:{job_id}", "danger", 2),
+    ]
+    return (*row0, *row1, *row2)
+
+
+def simple_buttons(job_id: int) -> tuple[Button, ...]:
+    """Return report and delete, for results that have nothing to vary."""
+    return (Button("🚩", f"gen:report:{job_id}"), Button("🗑", f"gen:del:{job_id}", "danger"))
+
+
+def chunk(text: str, limit: int) -> list[str]:
+    """Return `text` cut into pieces of at most `limit` characters, at line or word ends."""
+    pieces, rest = [], text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [*pieces, rest] if rest else pieces
+
+
+def result(job: dict, reply: dict) -> Rendered:
+    """Return the message that shows a job's result."""
+    command, params = job["command"], job["params"]
+    head = f"**{_quote(params.get('prompt', command))}** · seed {job['seed']} · {marker(job['id'])}"
+    head = f"<@{job['user']}> {head}"
+    if reply.get("withheld"):
+        head += f"\n-# {reply['withheld']['count']} image(s) withheld by moderation."
+    outputs = reply["outputs"]
+    if command == "write":
+        text = outputs[0]["text"] if outputs else ""
+        blocks = chunk(text, EMBED_LIMIT)
+        if sum(len(b) for b in blocks) <= EMBEDS_TOTAL:
+            return Rendered(head, tuple(blocks), (), simple_buttons(job["id"]))
+        data = (("result.txt", text.encode()),)
+        return Rendered(head, (chunk(text, EMBED_LIMIT)[0],), data, simple_buttons(job["id"]))
+    if command in ("imagine", "reroll"):
+        grid = next((o for o in outputs if o.get("role") == "grid"), outputs[0])
+        files = ((f"genbot-{job['id']}.png", base64.b64decode(grid["data"])),)
+        return Rendered(head, (), files, image_buttons(job["id"]))
+    files = tuple(
+        (_name(job["id"], k, o["mime"]), base64.b64decode(o["data"]))
+        for k, o in enumerate(outputs)
+        if "data" in o and o.get("role") != "tile"
+    )
+    return Rendered(head, (), files, simple_buttons(job["id"]))
+
+
+def _name(job_id: int, k: int, mime: str) -> str:
+    ext = EXTENSIONS.get(mime) or AUDIO_MIMES.get(mime, "bin")
+    return f"genbot-{job_id}-{k}.{ext}"
+
+
+def refusal(verdict: Verdict, what: str, text: str | None = None) -> str:
+    """Return the words a refused user reads: which check, in plain words, and what next."""
+    subject = {"prompt": "Your prompt", "upload": "Your image", "output": "The result"}.get(
+        what, "This"
+    )
+    if verdict.top is None:
+        return f"{subject} could not be used."
+    label = verdict.top.label
+    line = f"{subject} was refused: it looks like {describe(label)}"
+    if text and verdict.top.span:
+        start, end = verdict.top.span
+        if text[start:end].strip():
+            line += f' ("{_quote(text[start:end], 60)}")'
+    return (
+        line + f". (check: `{label}`, {verdict.top.score:.0%} sure)\n"
+        "If you think this is a mistake, press **Appeal** and a moderator will look."
+    )
+
+
+def held(job: dict) -> str:
+    """Return what the requester sees while a result waits for a moderator."""
+    return f"⏳ Your result ({marker(job['id'])}) is pending review by a moderator."
+
+
+def queued(position: int | None, eta_s: float | None) -> str:
+    """Return the progress line of a waiting job."""
+    if position is None:
+        return "⚙️ Generating…"
+    eta = f", about {max(1, round(eta_s or 0))} s" if eta_s is not None else ""
+    return f"⏳ Queued: position {position}{eta}."
