@@ -4,14 +4,13 @@ an Appeal button, held items for the review channel, failures.
 A job whose interaction is younger than `fresh_for_s` (10 minutes) is answered by editing the
 interaction's original reply, which is idempotent. An older one is posted with `channel.send`
 under a nonce with `enforce_nonce`, after looking for a message that already carries the job's
-marker, so a bot killed between posting and recording posts nothing twice."""
+report button, so a bot killed between posting and recording posts nothing twice."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
-import re
 import time
 from typing import Any
 
@@ -36,6 +35,15 @@ def interaction_webhook(bot: discord.Client, token: str) -> discord.Webhook:
 def nonce_for(job_id: int) -> str:
     """Return the message nonce of a job's channel post (Discord keeps nonces ≤ 25 chars)."""
     return f"genbot-job-{job_id}"
+
+
+def _custom_ids(message: discord.Message) -> set[str]:
+    ids = set()
+    for row in message.components:
+        for child in getattr(row, "children", [row]):
+            if getattr(child, "custom_id", None):
+                ids.add(child.custom_id)
+    return ids
 
 
 class DiscordDelivery:
@@ -104,16 +112,16 @@ class DiscordDelivery:
             files=files,
             view=view,
             allowed_mentions=NONE,
-            nonce=nonce_for(job_id),
-            enforce_nonce=True,
+            nonce=nonce_for(job_id),  # discord.py adds enforce_nonce with a nonce
         )
         return sent.id, channel.id
 
     async def _find(self, channel: Any, job_id: int) -> discord.Message | None:
-        pattern = re.compile(rf"\b{re.escape(render.marker(job_id))}\b")
+        # Only a result carries the job's report button; notices that name the job do not.
+        wanted = render.report_id(job_id)
         me = self.bot.user.id
         async for message in channel.history(limit=100):
-            if message.author.id == me and pattern.search(message.content or ""):
+            if message.author.id == me and wanted in _custom_ids(message):
                 return message
         return None
 

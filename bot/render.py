@@ -41,6 +41,11 @@ def marker(job_id: int) -> str:
     return f"job {job_id}"
 
 
+def report_id(job_id: int) -> str:
+    """Return the custom_id of a result's report button: only result messages carry it."""
+    return f"gen:report:{job_id}"
+
+
 def _quote(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -52,7 +57,7 @@ def image_buttons(job_id: int) -> tuple[Button, ...]:
     row1 = [Button(f"U{k + 1}", f"gen:up:{job_id}:{k}", row=1) for k in range(4)]
     row2 = [
         Button("🔄", f"gen:reroll:{job_id}", "primary", 2),
-        Button("🚩", f"gen:report:{job_id}", "secondary", 2),
+        Button("🚩", report_id(job_id), "secondary", 2),
         Button("🗑", f"gen:del:{job_id}", "danger", 2),
     ]
     return (*row0, *row1, *row2)
@@ -60,7 +65,7 @@ def image_buttons(job_id: int) -> tuple[Button, ...]:
 
 def simple_buttons(job_id: int) -> tuple[Button, ...]:
     """Return report and delete, for results that have nothing to vary."""
-    return (Button("🚩", f"gen:report:{job_id}"), Button("🗑", f"gen:del:{job_id}", "danger"))
+    return (Button("🚩", report_id(job_id)), Button("🗑", f"gen:del:{job_id}", "danger"))
 
 
 def chunk(text: str, limit: int) -> list[str]:

@@ -21,7 +21,7 @@ FAMILY = {
     "write": "text",
     "compose": "music",
 }
-UPSCALE = 4
+UPSCALE_TO = 256  # pixels on the long side of an enlarged tile
 
 
 def uploads_dir(home: Path) -> Path:
@@ -83,8 +83,8 @@ def _tile(reply: dict, index: int) -> dict | None:
 
 
 def _enlarged(reply: dict, index: int) -> dict:
-    """Return the reply with only tile `index`, enlarged (nearest-free Lanczos) with its
-    provenance text chunks kept."""
+    """Return the reply with only tile `index`, enlarged (Lanczos, a whole factor up to
+    UPSCALE_TO pixels) with its provenance text chunks kept."""
     from PIL import Image, PngImagePlugin
 
     tile = _tile(reply, index)
@@ -94,8 +94,9 @@ def _enlarged(reply: dict, index: int) -> dict:
     info = PngImagePlugin.PngInfo()
     for key, value in (image.text or {}).items():
         info.add_text(key, value)
+    factor = max(1, UPSCALE_TO // max(image.size))
     big = image.convert("RGB").resize(
-        (image.width * UPSCALE, image.height * UPSCALE), Image.Resampling.LANCZOS
+        (image.width * factor, image.height * factor), Image.Resampling.LANCZOS
     )
     out = io.BytesIO()
     big.save(out, format="PNG", pnginfo=info)

@@ -62,6 +62,7 @@ class AppealModal(discord.ui.Modal, title="Appeal this refusal"):
 
     reason: discord.ui.TextInput = discord.ui.TextInput(
         label="Why should a moderator allow it?",
+        custom_id="reason",
         style=discord.TextStyle.paragraph,
         max_length=500,
         required=True,

@@ -25,7 +25,8 @@ RULE_KINDS = ["keyword", "regex", "allow"]  # keywords take * wildcards
 
 
 class ModGroup(app_commands.Group):
-    """Checks the moderator permission before any /mod command runs."""
+    """Checks the moderator permission before any /mod command runs. discord.py asks only a
+    command's immediate parent, so every /mod subgroup is a ModGroup too."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None or not is_moderator(interaction):
@@ -42,9 +43,9 @@ mod = ModGroup(
     guild_only=True,
     default_permissions=discord.Permissions(moderate_members=True),
 )
-policy = app_commands.Group(name="policy", description="This server's policy", parent=mod)
-denylist = app_commands.Group(name="denylist", description="Banned images", parent=mod)
-rules = app_commands.Group(name="rules", description="This server's own rules", parent=mod)
+policy = ModGroup(name="policy", description="This server's policy", parent=mod)
+denylist = ModGroup(name="denylist", description="Banned images", parent=mod)
+rules = ModGroup(name="rules", description="This server's own rules", parent=mod)
 
 
 def _bot(interaction: discord.Interaction):

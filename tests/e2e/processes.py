@@ -1,6 +1,6 @@
-"""The processes an end-to-end test starts: the generation service (`genbot serve --tiny`) and
-the bot (`genbot run`, through the launcher that points discord.py at the local API). Each is
-ended by the PID we started, and its output is kept in a log file for the assertions."""
+"""The generation service process an end-to-end test starts (`genbot serve --tiny`), ended by
+the PID we started, its output kept in a log file. The bot runs through
+`tests.e2e.discord_api.BotProcess`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ class Proc:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENBOT_", "DISCORD_"))}
         with open(self.log, "a") as out:
             self.popen = subprocess.Popen(
-                self.args, env={**env, **BASE_ENV, **self.env}, cwd=ROOT, stdout=out,
+                self.args,
+                env={**env, **BASE_ENV, **self.env},
+                cwd=ROOT,
+                stdout=out,
                 stderr=subprocess.STDOUT,
             )
         return self
@@ -70,18 +73,6 @@ def service_proc(home: Path, port: int, log: Path) -> Proc:
     """Return (not started) a tiny-model generation service on 127.0.0.1:`port`."""
     args = [sys.executable, "-m", "bot.cli", "serve", "--tiny", "--port", str(port)]
     return Proc("service", args, {"GENBOT_HOME": str(home)}, log)
-
-
-def bot_proc(home: Path, discord_env: dict, service_url: str, guild: int, log: Path) -> Proc:
-    """Return (not started) the real bot, launched against the local Discord API."""
-    args = [sys.executable, "-m", "tests.e2e.launch_bot", "bot.cli:main", "run"]
-    env = {
-        **discord_env,
-        "GENBOT_HOME": str(home),
-        "GENBOT_SERVICE_URL": service_url,
-        "GENBOT_DEV_GUILD_ID": str(guild),
-    }
-    return Proc("bot", args, env, log)
 
 
 async def wait_http(url: str, timeout: float = 60.0) -> None:

@@ -22,6 +22,9 @@ class Upload:
     content_type: str | None
 
 
+BODY = web.RequestKey("body", tuple)
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     """Return a reply whose Content-Type is exactly `application/json`, as discord.py checks."""
     body = json.dumps(data).encode()
@@ -40,8 +43,8 @@ def error_response(error: ApiError) -> web.Response:
 
 async def read_body(request: web.Request) -> tuple[Any, list[Upload]]:
     """Return the request's JSON payload and uploaded files, and keep them for the recorder."""
-    if "body" in request:
-        return request["body"]
+    if BODY in request:
+        return request[BODY]
     if request.content_type.startswith("multipart/"):
         parsed = await _read_multipart(request)
     elif request.can_read_body:
@@ -49,7 +52,7 @@ async def read_body(request: web.Request) -> tuple[Any, list[Upload]]:
         parsed = (json.loads(raw) if raw else None, [])
     else:
         parsed = (None, [])
-    request["body"] = parsed
+    request[BODY] = parsed
     return parsed
 
 

@@ -131,12 +131,12 @@ def new_message(
 ) -> MessageRecord:
     """Validate a send payload and return the new (not yet stored) message by the bot."""
     guild, _ = world.channel(channel_id)
-    check_limits(payload, uploads, guild.filesize_limit)
+    check_limits(payload, uploads, world.filesize_limit(channel_id))
     flags = int(payload.get("flags") or 0) & SETTABLE_FLAGS
     msg = MessageRecord(
         id=new_snowflake(),
         channel_id=channel_id,
-        guild_id=guild.id,
+        guild_id=guild.id if guild else None,
         author=fields.pop("author", world.bot.payload()),
         timestamp=iso_now(),
         flags=flags | fields.pop("extra_flags", 0),
@@ -152,8 +152,7 @@ def new_message(
 
 def edit_message(world: World, msg: MessageRecord, payload: dict, uploads: list[Upload]) -> None:
     """Validate and apply an edit, keeping the previous state in `msg.versions`."""
-    guild, _ = world.channel(msg.channel_id)
-    check_limits(payload, uploads, guild.filesize_limit)
+    check_limits(payload, uploads, world.filesize_limit(msg.channel_id))
     trial = dataclasses.replace(msg, flags=msg.flags & ~LOADING)
     _apply(world, trial, payload, uploads)
     if _is_empty(trial):
@@ -164,3 +163,14 @@ def edit_message(world: World, msg: MessageRecord, payload: dict, uploads: list[
     msg.edit_times.append(time.monotonic())
     msg.edited_timestamp = iso_now()
     world.touch()
+
+
+async def announce(world: World, event: str, msg: MessageRecord) -> None:
+    """Tell the bot's gateway about a created, edited or deleted channel message."""
+    if msg.ephemeral:
+        return
+    if event == "MESSAGE_DELETE":
+        data = {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(msg.guild_id)}
+    else:
+        data = msg.payload()
+    await world.publish(msg.guild_id, event, data)

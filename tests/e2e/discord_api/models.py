@@ -78,7 +78,8 @@ def iso_now(age_s: float = 0.0) -> str:
 
 @dataclass
 class User:
-    """A Discord user who can run commands; `permissions` are their resolved guild permissions."""
+    """A Discord user: `permissions` are their resolved guild permissions; `accepts_dms=False`
+    makes DMs to them fail with 50007, as closed DMs do."""
 
     id: int = field(default_factory=new_snowflake)
     name: str = "tester"
@@ -87,6 +88,7 @@ class User:
     global_name: str | None = None
     bot: bool = False
     locale: str = "en-US"
+    accepts_dms: bool = True
 
     def payload(self) -> dict:
         """Return the user object Discord sends."""
@@ -132,8 +134,16 @@ class Channel:
     nsfw: bool = False
     position: int = 0
 
-    def payload(self, guild_id: int) -> dict:
-        """Return the channel object Discord sends inside a guild."""
+    def payload(self, guild_id: int | None, recipient: User | None = None) -> dict:
+        """Return the channel object: a guild channel, or a DM (type 1) with `recipient`."""
+        if recipient is not None:
+            return {
+                "id": str(self.id),
+                "type": 1,
+                "last_message_id": None,
+                "flags": 0,
+                "recipients": [recipient.payload()],
+            }
         return {
             "id": str(self.id),
             "type": self.type,

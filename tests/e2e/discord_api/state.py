@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .models import Channel, Guild, User, new_snowflake
+from .models import FILESIZE_LIMITS, Channel, Guild, User, new_snowflake
 from .records import InteractionRecord, MessageRecord, RequestRecord, StoredFile
 
 EventSink = Callable[[int, str, dict], Awaitable[None]]
@@ -51,9 +52,12 @@ class World:
         self.guilds = {g.id: g for g in guilds}
         self.bot = bot
         self.base_url = ""
-        self.channels: dict[int, tuple[Guild, Channel]] = {
+        self.channels: dict[int, tuple[Guild | None, Channel]] = {
             c.id: (g, c) for g in guilds for c in g.text_channels
         }
+        self.users: dict[int, User] = {u.id: u for g in guilds for u in g.members}
+        self.users[bot.id] = bot
+        self.dms: dict[int, User] = {}
         self.messages: dict[int, MessageRecord] = {}
         self.files: dict[int, StoredFile] = {}
         self.commands: dict[int | None, list[dict]] = {}
@@ -86,19 +90,44 @@ class World:
             if left <= 0:
                 raise TimeoutError(f"condition not met within {timeout}s")
             # The poll interval covers predicates over things outside the world (a process).
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.05))
-            except TimeoutError:
-                pass
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def channel(self, channel_id: int) -> tuple[Guild, Channel]:
-        """Return the guild and channel for an id, or raise Discord's Unknown Channel."""
+    def channel(self, channel_id: int) -> tuple[Guild | None, Channel]:
+        """Return the guild (None for a DM) and channel, or raise Discord's Unknown Channel."""
         try:
             return self.channels[channel_id]
         except KeyError:
             raise ApiError(404, 10003, "Unknown Channel") from None
+
+    def channel_payload(self, channel_id: int) -> dict:
+        """Return the channel object for a guild channel or a DM."""
+        guild, channel = self.channel(channel_id)
+        return channel.payload(guild.id if guild else None, self.dms.get(channel_id))
+
+    def filesize_limit(self, channel_id: int) -> int:
+        """Return the upload limit in the channel (the base limit in DMs)."""
+        guild, _ = self.channel(channel_id)
+        return guild.filesize_limit if guild else FILESIZE_LIMITS[0]
+
+    def remember(self, user: User) -> User:
+        """Know a user from now on (fetch_user, DMs) and return them."""
+        self.users.setdefault(user.id, user)
+        return user
+
+    def open_dm(self, user_id: int) -> int:
+        """Return the id of the DM channel with a known user, creating it once."""
+        for channel_id, recipient in self.dms.items():
+            if recipient.id == user_id:
+                return channel_id
+        if user_id not in self.users:
+            raise ApiError(400, 50033, "Invalid Recipient(s)")
+        channel = Channel(name="", type=1)
+        self.channels[channel.id] = (None, channel)
+        self.dms[channel.id] = self.users[user_id]
+        return channel.id
 
     def message(self, message_id: int, channel_id: int | None = None) -> MessageRecord:
         """Return a live message, or raise Discord's Unknown Message."""
