@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from bot import render
 from bot.fairqueue import FairQueue, eta_seconds
 from bot.guilds import GuildConfig
 from bot.requests import service_call
@@ -71,6 +72,7 @@ class Ledger:
     async def start(self) -> int:
         """Start the workers and resume every unfinished job; return how many were resumed."""
         self._tasks = [asyncio.create_task(self._worker(k)) for k in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._tell_positions()))
         unfinished = await self.store.jobs_in_states(UNFINISHED)
         for job in unfinished:
             await self.submit(job)
@@ -108,6 +110,16 @@ class Ledger:
         """Return the ids of the jobs being worked on now."""
         return sorted(self._running)
 
+    async def _tell_positions(self, every_s: float = 2.0) -> None:
+        """Keep waiting users told of their place and ETA (delivery throttles the edits)."""
+        while True:
+            await asyncio.sleep(every_s)
+            for place, job_id in enumerate(self.queue.order()[:50], start=1):
+                job = await self.store.get_job(job_id)
+                if job is not None:
+                    eta = eta_seconds(place, self.per_job_s, self.workers)
+                    await self.delivery.progress(job, render.queued(place, eta))
+
     async def _worker(self, number: int) -> None:
         while True:
             async with self._wakeup:
@@ -140,6 +152,7 @@ class Ledger:
                 return
             job = await self.store.get_job(job_id)
         await self.store.set_job_state(job_id, "generating")
+        await self.delivery.progress(job, render.queued(None, None))
         reply = await self._generate(job, config)
         if reply is not None:
             await self._deliver(await self.store.get_job(job_id), reply, config)

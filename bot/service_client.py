@@ -76,6 +76,7 @@ class ServiceClient:
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         recheck_after: float = 15.0,
+        reprobe_down_after: float = 1.0,
     ) -> None:
         if not urls:
             raise ValueError("at least one service URL is needed")
@@ -84,6 +85,7 @@ class ServiceClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=5)
         self.retries, self.backoff = retries, backoff
         self.max_retry_after, self.recheck_after = max_retry_after, recheck_after
+        self.reprobe_down_after = reprobe_down_after
         self._session: aiohttp.ClientSession | None = None
         self._next = 0
 
@@ -122,7 +124,9 @@ class ServiceClient:
         for _ in range(len(self.replicas)):
             replica = self.replicas[self._next % len(self.replicas)]
             self._next += 1
-            stale = now - replica.checked > self.recheck_after
+            # A healthy replica is re-probed now and then; a down one soon, to notice its return.
+            wait = self.recheck_after if replica.healthy else self.reprobe_down_after
+            stale = now - replica.checked > wait
             if replica.healthy and not stale:
                 return replica
             if stale and await self._healthy(replica):

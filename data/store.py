@@ -439,7 +439,8 @@ class Store:
     def moderation_log(self, guild: int, limit: int = 20) -> list[dict[str, Any]]:
         """Return the guild's latest non-allow verdicts with their job, newest first."""
         sql = (
-            "SELECT v.id, v.job, v.direction, v.action, v.reasons, v.created_at, j.user, "
+            "SELECT v.id, v.job, v.direction, v.action, v.reasons, v.model_versions, "
+            "v.created_at, j.user, "
             "j.command FROM verdicts v JOIN jobs j ON v.job = j.id "
             "WHERE j.guild = ? AND (v.action != 'allow' OR v.reasons != '[]') "
             "ORDER BY v.id DESC LIMIT ?"

@@ -171,6 +171,8 @@ async def log_(interaction: discord.Interaction) -> None:
     lines = []
     for r in rows:
         label = r["reasons"][0]["label"] if r["reasons"] else "-"
+        shadow = (r["model_versions"] or {}).get("shadow_action")
+        label += f" (shadow: would {shadow})" if shadow and shadow != r["action"] else ""
         lines.append(
             f"{render.marker(r['job'])} /{r['command']} <@{r['user']}> {r['direction']}: "
             f"**{r['action']}** `{label}`"

@@ -56,3 +56,12 @@ async def test_moderation_commands_are_hidden_from_members_by_default():
     wanted = discord.Permissions(moderate_members=True).value
     assert int(tree["mod"]["default_member_permissions"]) == wanted
     assert tree["mod"]["dm_permission"] is False  # guilds only
+
+
+def test_genbot_run_without_a_token_says_how_to_get_one(tmp_path, capsys):
+    from bot.cli import main
+
+    status = main(["run"], environ={"GENBOT_HOME": str(tmp_path)})
+    out = capsys.readouterr().out
+    assert status == 2
+    assert "DISCORD_TOKEN" in out and "developer portal" in out and "applications.commands" in out

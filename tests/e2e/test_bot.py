@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import re
 import time
 
 import pytest
 from PIL import Image
 
+from tests.e2e.discord_api import BotProcess
 from tests.e2e.world import MODERATOR, World, job_id, png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -53,6 +56,10 @@ async def test_same_seed_same_image_and_u_v_buttons(world: World):
         await world.run("imagine", {"prompt": "a cat", "seed": 9}, user=user)
     )
     assert list(first.files.values()) == list(again.files.values())
+    await asyncio.sleep(2.1)
+    shown = await world.result(await world.run("job", {"id": job_id(first)}, user=user))
+    assert list(shown.files.values()) == list(first.files.values())
+    assert f"gen:var:{job_id(shown)}:0" in shown.custom_ids()
     await asyncio.sleep(2.1)
     up = await world.fake.click(first, f"gen:up:{job_id(first)}:2", user=user)
     big = await world.result(up)
@@ -328,6 +335,26 @@ async def test_200_simultaneous_interactions_are_all_deferred_within_3s(world: W
     )
     assert acks[-1] < 3.0
     assert all(not i.errors for i in inters)
+
+
+async def test_without_a_service_url_the_bot_runs_its_own_service_and_stops_it(world, tmp_path):
+    await world.bot.stop(grace_s=15)
+    env = {"GENBOT_HOME": str(tmp_path), "GENBOT_DETOXIFY": "off", "HF_HUB_OFFLINE": "1"}
+    log = world.logs / "bot-child.log"
+    child_bot = BotProcess(world.fake, "bot.cli:main", ["run", "--tiny"], log_path=log, env=env)
+    child_bot.start()
+    try:
+        await child_bot.wait_ready(60)
+        inter = await world.run("imagine", {"prompt": "a small house"}, user=world.user())
+        assert (await world.result(inter, timeout=120)).files  # once the child has loaded
+        match = re.search(r"local generation service \(pid (\d+)\)", child_bot.log_text())
+        service_pid = int(match.group(1))
+        os.kill(service_pid, 0)  # alive while the bot runs
+    finally:
+        assert await child_bot.stop(grace_s=30) == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(service_pid, 0)  # stopped (and reaped) with the bot
+    await world.start_bot()
 
 
 async def test_graceful_shutdown_and_no_unhandled_errors(world: World):

@@ -67,7 +67,7 @@ async def test_a_dead_replica_is_skipped_and_marked(screener):
 async def test_429_then_success_honours_retry_after():
     replica = ScriptedReplica([429, 503, 200], retry_after="0")
     url = await replica.start()
-    async with ServiceClient([url], backoff=0.01, recheck_after=0) as client:
+    async with ServiceClient([url], backoff=0.01, recheck_after=0, reprobe_down_after=0) as client:
         assert await client.moderate(["hi"], "prompt") == [{"action": "allow"}]
     assert replica.calls == 3
     await replica.server.close()
