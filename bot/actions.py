@@ -39,6 +39,16 @@ async def say(interaction: discord.Interaction, text: str, **kwargs: Any) -> Non
         )
 
 
+class PrivateGroup(discord.app_commands.Group):
+    """A command group whose commands answer privately: each is deferred (ephemeral) before it
+    runs, so no store call can make Discord wait past its 3 s."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        return True
+
+
 class Actions:
     """The bot's behaviour behind commands and buttons."""
 

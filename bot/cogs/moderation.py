@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.actions import is_moderator, say
+from bot.actions import PrivateGroup, is_moderator, say
 from bot.attachments import read_image
 from bot.guilds import save_guild_config
 from bot.limits import DAY_S, LIMIT_RANGES, live_strikes, with_limit
@@ -24,7 +24,7 @@ from moderation.uploads import UploadError
 RULE_KINDS = ["keyword", "regex", "allow"]  # keywords take * wildcards
 
 
-class ModGroup(app_commands.Group):
+class ModGroup(PrivateGroup):
     """Checks the moderator permission before any /mod command runs. discord.py asks only a
     command's immediate parent, so every /mod subgroup is a ModGroup too."""
 

@@ -9,10 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.actions import say
+from bot.actions import PrivateGroup, say
 from bot.views import ConfirmForget
 
-privacy = app_commands.Group(name="privacy", description="Your data on this bot")
+privacy = PrivateGroup(name="privacy", description="Your data on this bot")
 
 
 @privacy.command(name="consent", description="Let (or stop letting) your results train models")
@@ -36,7 +36,6 @@ async def consent(interaction: discord.Interaction, choice: str) -> None:
 
 @privacy.command(name="export", description="Everything stored about you, as a JSON file")
 async def export(interaction: discord.Interaction) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
     data = await interaction.client.store.export_user(interaction.user.id)
     for job in data.get("jobs", []):
         job.pop("interaction_token", None)  # a live credential, not personal data

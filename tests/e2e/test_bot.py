@@ -148,6 +148,12 @@ async def test_a_refused_prompt_explains_itself_and_the_appeal_reaches_review(wo
     assert "appeal #" in await world.private(listed)
     [strikes] = world.job_rows("SELECT count(*) FROM strikes WHERE user = ?", (user.id,))
     assert strikes == (1,)
+    await asyncio.sleep(2.1)
+    again = await world.run("write", {"prompt": "you worthless idiot, I will kill you"}, user=user)
+    assert "was refused" in await world.private(again)
+    await asyncio.sleep(2.1)
+    paused = await world.run("imagine", {"prompt": "a calm lake"}, user=user)
+    assert "Several of your recent prompts were refused" in await world.private(paused)
 
 
 async def test_a_held_result_is_approved_by_a_moderator_and_posted(world: World):
@@ -208,6 +214,10 @@ async def test_moderation_and_privacy_commands(world: World):
         attachments={"image": ("x.png", png((1, 2, 3)), "image/png")},
     )
     assert "Denylisted image hash" in await world.private(deny)
+    banned = {"image": ("again.png", png((1, 2, 3)), "image/png")}
+    refused = await world.run("vary", {}, user=world.user(), attachments=banned)
+    assert "Your image was refused" in await world.private(refused)
+    assert "banned" in await world.private(refused)
     await world.result(await world.run("imagine", {"prompt": "a tree"}, user=member))
     consent = await world.run("privacy", {"choice": "on"}, user=member, subcommand="consent")
     assert "Thanks" in await world.private(consent)
@@ -230,6 +240,14 @@ async def test_delete_button_is_for_the_requester_or_a_moderator(world: World):
     owner, other = world.user(), world.user()
     message = await world.result(await world.run("imagine", {"prompt": "a boat"}, user=owner))
     job = job_id(message)
+    report = await world.fake.click(message, f"gen:report:{job}", user=other)
+    assert "moderators will look" in await world.private(report)
+    item = await world.wait(
+        lambda: next(
+            (m for m in world.fake.messages(world.mods) if "**report**" in m.content), None
+        )
+    )
+    assert f"job {job}" in item.content and any(c.startswith("rev:") for c in item.custom_ids())
     nope = await world.fake.click(message, f"gen:del:{job}", user=other)
     assert "Only the requester" in await world.private(nope)
     yes = await world.fake.click(message, f"gen:del:{job}", user=owner)
