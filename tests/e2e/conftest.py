@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest_asyncio
 
 from bot.local_service import free_port
-from tests.e2e.discord_api import FakeDiscord
+from bot.localdiscord import LocalDiscord
 from tests.e2e.gate_proxy import GateProxy
 from tests.e2e.processes import service_proc, wait_http
 from tests.e2e.world import World, new_guild
@@ -17,7 +17,7 @@ async def world(tmp_path_factory):
     logs = tmp_path_factory.mktemp("e2e-logs")
     home = tmp_path_factory.mktemp("e2e-home")
     guild = new_guild()
-    fake = FakeDiscord(token="e2e-token", guilds=[guild], callback_deadline_s=3.0)
+    fake = LocalDiscord(token="e2e-token", guilds=[guild], callback_deadline_s=3.0)
     await fake.start()
     service = service_proc(home, free_port(), logs / "service.log").start()
     proxy = GateProxy(f"http://127.0.0.1:{service.args[service.args.index('--port') + 1]}")

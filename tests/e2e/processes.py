@@ -1,6 +1,6 @@
 """The generation service process an end-to-end test starts (`genbot serve --tiny`), ended by
 the PID we started, its output kept in a log file. The bot runs through
-`tests.e2e.discord_api.BotProcess`."""
+`bot.localdiscord.BotProcess`."""
 
 from __future__ import annotations
 

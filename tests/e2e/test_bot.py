@@ -13,7 +13,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.e2e.discord_api import BotProcess
+from bot.localdiscord import BotProcess
 from tests.e2e.world import MODERATOR, World, job_id, png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

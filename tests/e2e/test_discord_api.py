@@ -13,13 +13,13 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.e2e.discord_api import (
+from bot.localdiscord import (
     MEMBER_PERMISSIONS,
     BotProcess,
     Channel,
-    FakeDiscord,
     Guild,
     InteractionRecord,
+    LocalDiscord,
     User,
     new_snowflake,
 )
@@ -35,7 +35,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 class Env:
     """The shared fake, its guild and the running tiny bot."""
 
-    fake: FakeDiscord
+    fake: LocalDiscord
     guild: Guild
     bot: BotProcess
     logs: Path
@@ -57,7 +57,7 @@ class Env:
         return tiny_bot(self.fake, [self.guild.id], self.logs / f"{name}.log", **env)
 
 
-def tiny_bot(fake: FakeDiscord, guild_ids: list[int], log_path: Path, **env: str) -> BotProcess:
+def tiny_bot(fake: LocalDiscord, guild_ids: list[int], log_path: Path, **env: str) -> BotProcess:
     """Return a (not yet started) tiny bot syncing its commands to `guild_ids`."""
     argv = [arg for g in guild_ids for arg in ("--guild", str(g))]
     return BotProcess(fake, TINY, argv, log_path=log_path, env=env)
@@ -74,7 +74,7 @@ def guild_on_shard(shard_id: int, shard_count: int) -> Guild:
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     """Start one fake Discord and one tiny bot for the module; always stop both."""
     guild = Guild(name="Tiny Guild", channels=[Channel(name="general"), Channel(name="art")])
-    fake = FakeDiscord(token="test-token", guilds=[guild], callback_deadline_s=3.0)
+    fake = LocalDiscord(token="test-token", guilds=[guild], callback_deadline_s=3.0)
     await fake.start()
     logs = tmp_path_factory.mktemp("e2e")
     shared = Env(fake, guild, tiny_bot(fake, [guild.id], logs / "tiny.log"), logs)
@@ -87,7 +87,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         await fake.stop()
 
 
-async def api(fake: FakeDiscord, method: str, path: str, **kwargs: Any) -> tuple[int, Any, str]:
+async def api(fake: LocalDiscord, method: str, path: str, **kwargs: Any) -> tuple[int, Any, str]:
     """Make a raw request to the fake; return status, JSON body and Content-Type."""
     headers = {"Authorization": f"Bot {fake.token}", **kwargs.pop("headers", {})}
     async with (
@@ -320,7 +320,7 @@ async def test_messages_history_and_limits_over_rest(env: Env) -> None:
 
 async def test_two_shards_each_get_their_guilds(tmp_path: Path) -> None:
     guilds = [guild_on_shard(0, 2), guild_on_shard(1, 2)]
-    fake = FakeDiscord(guilds=guilds, shards=2)
+    fake = LocalDiscord(guilds=guilds, shards=2)
     await fake.start()
     bot = tiny_bot(fake, [g.id for g in guilds], tmp_path / "sharded.log")
     try:

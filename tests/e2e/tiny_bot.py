@@ -1,6 +1,6 @@
 """A minimal discord.py bot using every feature the fake Discord API must support.
 
-Run it with `python -m tests.e2e.launch_bot tests.e2e.tiny_bot:main --guild ID [--guild ID2]`;
+Run it with `python -m bot.localdiscord.launch tests.e2e.tiny_bot:main --guild ID [--guild ID2]`;
 the token comes from DISCORD_TOKEN.
 """
 

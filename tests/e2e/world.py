@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.discord_api import (
+from bot.localdiscord import (
     MEMBER_PERMISSIONS,
     BotProcess,
     Channel,
-    FakeDiscord,
     Guild,
     InteractionRecord,
+    LocalDiscord,
     MessageRecord,
     User,
 )
@@ -42,7 +42,7 @@ def png(color: tuple[int, int, int] = (200, 40, 40), size: int = 64) -> bytes:
 class World:
     """Everything one e2e module runs against."""
 
-    fake: FakeDiscord
+    fake: LocalDiscord
     guild: Guild
     proxy: GateProxy
     service: Proc

@@ -1,9 +1,9 @@
-"""Run a bot against a fake Discord: `python -m tests.e2e.launch_bot MODULE:FUNC [args...]`.
+"""Run a bot against a fake Discord: `python -m bot.localdiscord.launch MODULE:FUNC [args...]`.
 
-Reads GENBOT_TEST_DISCORD_API (e.g. http://127.0.0.1:8123) and removes it from the environment
+Reads GENBOT_LOCALDISCORD_API (e.g. http://127.0.0.1:8123) and removes it from the environment
 (genbot's settings reject unknown GENBOT_* variables), points discord.py's REST base, gateway
-and CDN at it, then imports MODULE and exits with FUNC(args). Only tests do this; production
-code never touches these class attributes.
+and CDN at it, then imports MODULE and exits with FUNC(args). Only local mode and the tests do
+this; the bot's own modules never touch these class attributes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-ENV_VAR = "GENBOT_TEST_DISCORD_API"
+ENV_VAR = "GENBOT_LOCALDISCORD_API"
 
 
 def point_discord_at(api: str) -> None:
@@ -33,7 +33,7 @@ def point_discord_at(api: str) -> None:
 def main(argv: list[str]) -> int:
     """Patch discord.py from the environment, then return MODULE:FUNC(rest of argv)."""
     if not argv or ":" not in argv[0]:
-        print("usage: python -m tests.e2e.launch_bot MODULE:FUNC [args...]", file=sys.stderr)
+        print("usage: python -m bot.localdiscord.launch MODULE:FUNC [args...]", file=sys.stderr)
         return 2
     api = os.environ.pop(ENV_VAR, None)
     if not api:

@@ -1,4 +1,4 @@
-"""FakeDiscord: the loopback Discord API server and the API tests drive it with."""
+"""LocalDiscord: the loopback Discord API server and the API tests drive it with."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .state import Settings, World
 from .webhooks import InteractionRoutes
 
 
-class FakeDiscord:
+class LocalDiscord:
     """A Discord-compatible REST + gateway server on 127.0.0.1 that records what the bot does."""
 
     def __init__(
@@ -148,7 +148,7 @@ class FakeDiscord:
 
     def launch_env(self) -> dict[str, str]:
         """Return the environment a bot process needs to talk to this server."""
-        return {"GENBOT_TEST_DISCORD_API": self.url, "DISCORD_TOKEN": self.token}
+        return {"GENBOT_LOCALDISCORD_API": self.url, "DISCORD_TOKEN": self.token}
 
     async def wait_ready(self, timeout: float = 30.0, *, since: float | None = None) -> None:
         """Wait until every shard identified (after monotonic `since`) and got its guilds."""

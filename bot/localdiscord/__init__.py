@@ -1,9 +1,11 @@
-"""A Discord-compatible API server (REST + gateway) on loopback, for end-to-end bot tests.
+"""A Discord-compatible API server (REST + gateway) on loopback: what `genbot run --local` and
+the end-to-end tests run the unmodified discord.py client against. It is a faithful subset of
+the real protocol, not a shortcut around the bot.
 
-    fake = FakeDiscord(token="test-token", guilds=[Guild()])
+    fake = LocalDiscord(token="test-token", guilds=[Guild()])
     await fake.start()
     bot = BotProcess(fake, "tests.e2e.tiny_bot:main", ["--guild", str(guild.id)], log_path=...)
-    bot.start()                      # python -m tests.e2e.launch_bot ... with fake.launch_env()
+    bot.start()                      # python -m bot.localdiscord.launch ... with fake.launch_env()
     await bot.wait_ready()
     inter = await fake.invoke("render", {"prompt": "a cat"}, attachments={...})
     await fake.wait_for(lambda: inter.original and not inter.original.loading)
@@ -16,7 +18,6 @@ are enforced: the 3 s ack deadline (10062), one callback (40060), 15-minute webh
 (50027), message limits (50035/50006/40005), enforced nonces.
 """
 
-from .fake import FakeDiscord
 from .models import (
     ADMINISTRATOR,
     BOT_PERMISSIONS,
@@ -35,6 +36,7 @@ from .records import (
     RequestRecord,
     StoredFile,
 )
+from .server import LocalDiscord
 from .state import ApiError
 
 __all__ = [
@@ -46,9 +48,9 @@ __all__ = [
     "BotProcess",
     "Callback",
     "Channel",
-    "FakeDiscord",
     "Guild",
     "InteractionRecord",
+    "LocalDiscord",
     "MessageRecord",
     "RequestRecord",
     "StoredFile",

@@ -1,4 +1,4 @@
-"""BotProcess: a bot run in a subprocess through `tests.e2e.launch_bot`, aimed at a FakeDiscord."""
+"""BotProcess: a bot in a subprocess through `bot.localdiscord.launch`, aimed at a LocalDiscord."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .fake import FakeDiscord
+from .server import LocalDiscord
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:
-    """Starts `python -m tests.e2e.launch_bot TARGET ARGS...`; output goes to `log_path`."""
+    """Starts `python -m bot.localdiscord.launch TARGET ARGS...`; output goes to `log_path`."""
 
     def __init__(
         self,
-        fake: FakeDiscord,
+        fake: LocalDiscord,
         target: str,
         args: list[str] | None = None,
         *,
@@ -28,7 +28,7 @@ class BotProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.fake = fake
-        self.command = [sys.executable, "-m", "tests.e2e.launch_bot", target, *(args or [])]
+        self.command = [sys.executable, "-m", "bot.localdiscord.launch", target, *(args or [])]
         self.log_path = log_path
         self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
