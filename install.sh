@@ -27,6 +27,21 @@ inputs_hash() {
   cat pyproject.toml constraints.txt install.sh | sha256sum | cut -d' ' -f1
 }
 
+# The local-mode page's browser tests drive Debian's Chromium through Playwright (whose own
+# browser download cannot run here); the emoji font draws the result buttons' 🔄 🚩 🗑.
+install_browser() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install.sh: installing Debian's chromium for the browser tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
+  else
+    echo "install.sh: note: no /usr/bin/chromium; the browser tests will be skipped" \
+      "(install Debian's chromium package to run them)"
+  fi
+}
+install_browser
+
 if [ -x "$VENV/bin/genbot" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(inputs_hash)" ]; then
   echo "install.sh: $VENV is up to date (delete $STAMP to force a reinstall)"
   exit 0

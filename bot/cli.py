@@ -152,7 +152,12 @@ def cmd_serve(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
 
 
 def cmd_run(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
-    """Run the Discord bot (extra arguments go to the local service child, if one starts)."""
+    """Run the Discord bot (extra arguments go to the local service child, if one starts);
+    with --local, against a Discord server and web page on this machine instead."""
+    if "--local" in args.rest:
+        from bot import localmode
+
+        return localmode.main(bot, args.rest)
     from bot import run
 
     return run.main(bot, args.rest)
@@ -211,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="run the Discord bot (arguments after it go to the local service, e.g. --tiny)",
+        help="run the Discord bot (--local: on this machine with a web page, no token; "
+        "other arguments go to the local service, e.g. --tiny)",
         add_help=False,
     )
     p.set_defaults(passthrough=True)

@@ -30,7 +30,7 @@ RETRIEVAL_POOL = 100
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of `genbot eval`."""
     p = argparse.ArgumentParser(prog="genbot eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("family", choices=["gan", "vae"])
+    p.add_argument("family", choices=["gan", "vae"], help="(text: see `genbot eval text -h`)")
     p.add_argument("--checkpoint", help="model.pt (default: the latest small run, else shipped)")
     p.add_argument("--data", default="emoji", choices=["emoji", "synthetic"])
     p.add_argument("--out", help="folder for metrics.json and report.png (default: beside it)")
@@ -178,6 +178,10 @@ def _tiny_checkpoint(module, path: Path) -> Path:
 
 def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     """Evaluate a checkpoint; write metrics.json and report.png; print the metrics."""
+    if argv and argv[0] == "text":
+        from generators import eval_text
+
+        return eval_text.main(argv[1:], home)
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     module = family(args.family)

@@ -11,6 +11,8 @@ FAMILIES: dict[str, str] = {
     "gan": "generators.models.gan",
     "vae": "generators.models.vae",
     "music": "generators.models.music_lm",
+    # Training our own small GPT; serving any causal LM is generators/models/text_lm.py.
+    "text": "generators.models.text_gpt",
 }
 
 

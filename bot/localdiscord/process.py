@@ -26,8 +26,12 @@ class BotProcess:
         *,
         log_path: Path,
         env: dict[str, str] | None = None,
+        cwd: Path = REPO,
+        new_session: bool = False,
     ) -> None:
         self.fake = fake
+        # A new session keeps a terminal's Ctrl-C away from the bot: its owner stops it.
+        self.cwd, self.new_session = cwd, new_session
         self.command = [sys.executable, "-m", "bot.localdiscord.launch", target, *(args or [])]
         self.log_path = log_path
         self.extra_env = env or {}
@@ -48,7 +52,12 @@ class BotProcess:
         self.started_at = time.monotonic()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.command, cwd=REPO, env=self._env(), stdout=log, stderr=subprocess.STDOUT
+                self.command,
+                cwd=self.cwd,
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.new_session,
             )
 
     @property

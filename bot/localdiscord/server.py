@@ -121,8 +121,8 @@ class LocalDiscord:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> None:
-        """Bind 127.0.0.1 and serve; sets `url`."""
+    def make_app(self, extend: Callable[[web.Application], None] | None = None) -> web.Application:
+        """Return the aiohttp app: REST API, gateway, CDN, and what `extend` adds (the page)."""
         app = web.Application(
             middlewares=[make_middleware(self.world)], client_max_size=256 * 1024**2
         )
@@ -130,6 +130,15 @@ class LocalDiscord:
         for group in (core, ChannelRoutes(self.world), InteractionRoutes(self.world)):
             app.add_routes(group.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle)])
+        if extend is not None:
+            extend(app)
+        return app
+
+    async def start(
+        self, port: int = 0, *, extend: Callable[[web.Application], None] | None = None
+    ) -> None:
+        """Bind 127.0.0.1 and serve; sets `url`. `extend` may add routes (the local page)."""
+        app = self.make_app(extend)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)

@@ -70,12 +70,14 @@ class World:
         self.nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
         self.modals: dict[str, InteractionRecord] = {}
         self.event_sink: EventSink | None = None
+        self.version = 0  # counts changes: a watcher (the page) can tell what it has seen
         self._changed = asyncio.Event()
 
     # -- change notification -------------------------------------------------------------
 
     def touch(self) -> None:
         """Wake everything waiting in `wait_for`; call after every change."""
+        self.version += 1
         self._changed.set()
         self._changed = asyncio.Event()
 

@@ -1,4 +1,4 @@
-"""GAN and VAE: tiny presets on CPU — shapes, ranges, determinism, checkpoints, dry runs."""
+"""Every family (GAN, VAE, music, text): tiny presets on CPU — shapes, ranges, determinism, checkpoints, dry runs."""
 
 import dataclasses
 
@@ -123,7 +123,8 @@ def test_dry_run_through_the_cli(genbot, home, name):
                     env={"GENBOT_HOME": str(home)})  # fmt: skip
     assert result.returncode == 0, result.stderr
     run = home / "runs" / f"{name}-tiny-dry-run"
-    sample = "samples/epoch-0001.abc" if name == "music" else "samples/epoch-0001.png"
+    suffix = {"music": "abc", "text": "txt"}.get(name, "png")
+    sample = f"samples/epoch-0001.{suffix}"
     for produced in ("last.pt", "model.pt", "loss-curves.png", sample):
         assert (run / produced).is_file(), produced
     blob = checkpoints.load(run / "model.pt", family=name)
