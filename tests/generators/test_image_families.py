@@ -1,4 +1,4 @@
-"""Every family (GAN, VAE, music, text): tiny presets on CPU — shapes, ranges, determinism, checkpoints, dry runs."""
+"""Every family (GAN, VAE, music, text): tiny presets on CPU — interface, steps, dry runs."""
 
 import dataclasses
 
