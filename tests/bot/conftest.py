@@ -1,21 +1,3 @@
-"""Fixtures of the bot tests: the offline moderation stack, loopback services closed after."""
+"""Fixtures of the bot tests: the service tests' offline screener and loopback-client cleanup."""
 
-import pytest
-
-from moderation.scorers.lexical import LexicalScorer
-from moderation.screen import Screener
-from tests.service.helpers import close_clients
-
-
-@pytest.fixture(scope="session")
-def screener():
-    """The offline moderation stack, loaded once."""
-    s = Screener([LexicalScorer()])
-    s.load()
-    return s
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients():
-    yield
-    await close_clients()
+from tests.service.conftest import _close_clients, screener  # noqa: F401
