@@ -184,3 +184,40 @@ async def test_a_flagged_output_is_held_for_review_not_posted(store, screener):
     [review] = await store.pending_reviews(1)
     assert review["job"] == job["id"] and review["kind"] == "held"
     assert job["id"] not in delivery.posted
+
+
+async def test_a_blocked_output_is_never_posted(store, screener):
+    server = await client_for(make_engine(screener))
+    delivery = RecordingDelivery()
+    # Every output blocks; prompts pass (their thresholds are the preset's).
+    config = GuildConfig(1, overrides={"toxicity": {"output": [0.0, 0.0]}})
+    ledger, service = ledger_for(store, str(server.make_url("")), delivery, config)
+    await ledger.start()
+    job = await new_job(
+        store, "write", {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.8}
+    )
+    await ledger.submit(job)
+    await delivery.wait(lambda ev: any(e[0] == "refuse" for e in ev))
+    await ledger.stop()
+    await service.close()
+    refusal = next(e for e in delivery.events if e[0] == "refuse")
+    assert refusal[1:] == (job["id"], "output", "toxicity")
+    assert (await store.get_job(job["id"]))["state"] == "refused"
+    assert job["id"] not in delivery.posted
+
+
+async def test_shadow_mode_posts_and_records_what_would_have_happened(store, screener):
+    server = await client_for(make_engine(screener))
+    delivery = RecordingDelivery()
+    ledger, service = ledger_for(
+        store, str(server.make_url("")), delivery, GuildConfig(1, shadow=True)
+    )
+    await ledger.start()
+    job = await new_job(store, params={"prompt": "I will kill you, you worthless idiot"})
+    await ledger.submit(job)
+    await delivery.wait(lambda ev: ("post", job["id"]) in ev)
+    await ledger.stop()
+    await service.close()
+    [prompt, _] = await store.verdicts_for(job["id"])
+    assert prompt["action"] == "allow" and prompt["model_versions"]["shadow_action"] == "block"
+    assert await store.strikes_since(1, 7, 0) == []  # shadow mode enforces nothing

@@ -353,6 +353,10 @@ async def test_200_simultaneous_interactions_are_all_deferred_within_3s(world: W
     )
     assert acks[-1] < 3.0
     assert all(not i.errors for i in inters)
+    # Progress edits (every edit before the result) are at least a second apart.
+    for inter in inters:
+        progress = inter.original.edit_times[:-1]
+        assert all(b - a >= 0.99 for a, b in zip(progress, progress[1:], strict=False))
 
 
 async def test_without_a_service_url_the_bot_runs_its_own_service_and_stops_it(world, tmp_path):
