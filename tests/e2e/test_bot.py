@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import os
 import re
@@ -356,7 +357,7 @@ async def test_200_simultaneous_interactions_are_all_deferred_within_3s(world: W
     # Progress edits (every edit before the result) are at least a second apart.
     for inter in inters:
         progress = inter.original.edit_times[:-1]
-        assert all(b - a >= 0.99 for a, b in zip(progress, progress[1:], strict=False))
+        assert all(b - a >= 0.99 for a, b in itertools.pairwise(progress))
 
 
 async def test_without_a_service_url_the_bot_runs_its_own_service_and_stops_it(world, tmp_path):
