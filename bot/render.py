@@ -13,6 +13,7 @@ MESSAGE_LIMIT = 2000
 EMBED_LIMIT = 4096
 EMBEDS_TOTAL = 6000
 AUDIO_MIMES = {"audio/ogg": "ogg", "audio/flac": "flac", "audio/wav": "wav", "audio/x-wav": "wav"}
+# Discord plays an attached .ogg/.flac/.wav inline; the names keep those extensions.
 EXTENSIONS = {"image/png": "png", "text/plain": "txt", "text/vnd.abc": "abc", "audio/midi": "mid"}
 
 
@@ -88,7 +89,7 @@ def result(job: dict, reply: dict) -> Rendered:
     head = f"**{_quote(params.get('prompt', command))}** · seed {job['seed']} · {marker(job['id'])}"
     head = f"<@{job['user']}> {head}"
     if reply.get("withheld"):
-        head += f"\n-# {reply['withheld']['count']} image(s) withheld by moderation."
+        head += f"\n-# {reply['withheld']['count']} output(s) withheld by moderation."
     outputs = reply["outputs"]
     if command == "write":
         text = outputs[0]["text"] if outputs else ""
@@ -106,7 +107,15 @@ def result(job: dict, reply: dict) -> Rendered:
         for k, o in enumerate(outputs)
         if "data" in o and o.get("role") != "tile"
     )
-    return Rendered(head, (), files, simple_buttons(job["id"]))
+    # A tune's ABC comes as text: attach it as a file next to its audio, MIDI and piano roll.
+    texts = tuple(
+        (f"genbot-{job['id']}.abc", o["text"].encode())
+        for o in outputs
+        if o.get("mime") == "text/vnd.abc" and "text" in o
+    )
+    notes = [n for n in reply.get("notes", []) if "could not read the tune" in n]
+    head += "".join(f"\n-# {n}" for n in notes)
+    return Rendered(head, (), texts + files, simple_buttons(job["id"]))
 
 
 def _name(job_id: int, k: int, mime: str) -> str:

@@ -7,7 +7,7 @@ or guess is stated in `notes` so the bot can say what it understood.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from data.folk import normalise_key
 
@@ -128,3 +128,23 @@ def parse(prompt: str) -> Header:
     tempo = TEMPI[rhythm] + (20 if fast and not slow else 0) - (24 if slow and not fast else 0)
     title = re.sub(r"[^\w '#/\-]", "", text).strip()[:60] or f"A {rhythm}"
     return Header(rhythm, meter, key, "1/8", max(40, min(200, tempo)), title.title(), tuple(notes))
+
+
+def override(
+    header: Header, rhythm: str | None = None, meter: str | None = None, key: str | None = None
+) -> Header:
+    """Return `header` with the options a user set explicitly (already checked) in place of
+    what the prompt implied: a new rhythm brings its own meter and tempo unless told otherwise."""
+    if rhythm and rhythm != header.rhythm:
+        implied_meter = header.meter == METERS[header.rhythm]
+        mood = header.tempo - TEMPI[header.rhythm]  # keep "slow"/"lively" from the prompt
+        header = replace(
+            header,
+            rhythm=rhythm,
+            meter=METERS[rhythm] if implied_meter else header.meter,
+            tempo=max(40, min(200, TEMPI[rhythm] + mood)),
+            notes=tuple(n for n in header.notes if not n.startswith("no rhythm named")),
+        )
+    if key:
+        header = replace(header, notes=tuple(n for n in header.notes if "unknown key" not in n))
+    return replace(header, meter=meter or header.meter, key=key or header.key)

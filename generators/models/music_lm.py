@@ -182,9 +182,11 @@ def generate(
 ) -> str:
     """Return an ABC body for (rhythm, meter, key, unit), sampled from `rng` only."""
     model.eval()
-    ids = codec.header(*header)
+    ids, device = codec.header(*header), next(model.parameters()).device
     for _ in range(min(max_new_tokens, model.config.context - len(ids))):
-        logits = model(torch.tensor([ids[-model.config.context :]]))[0, -1].float()
+        # Sampled on the CPU from a CPU generator: the same seed gives the same tune on any device.
+        logits = model(torch.tensor([ids[-model.config.context :]], device=device))[0, -1]
+        logits = logits.float().cpu()
         logits[[codec.pad, codec.bos, codec.unk]] = float("-inf")
         if temperature <= 0:
             token = int(logits.argmax())

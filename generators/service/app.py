@@ -16,7 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
-from generators.schema import ImageRequest, RequestError, TextRequest, VariationRequest, integer
+from generators.schema import (
+    ImageRequest,
+    MusicRequest,
+    RequestError,
+    TextRequest,
+    VariationRequest,
+    integer,
+)
 from generators.service.batcher import Batcher, DeadlineExceeded, QueueFull
 from generators.service.engine import Engine, Job
 from generators.service.metrics import Metrics
@@ -198,6 +205,8 @@ def _parse_job(family: str, body: dict) -> Job:
         return Job(ImageRequest.parse(body), policy, rules=rules, denylist=denylist)
     if family == "text":
         return Job(TextRequest.parse(body), policy, rules=rules, denylist=denylist)
+    if family == "music":
+        return Job(MusicRequest.parse(body), policy, rules=rules, denylist=denylist)
     if family == "vae":
         images = _images(body, (1, 2))
         from moderation.uploads import open_image
@@ -271,7 +280,12 @@ def create_app(
     app = web.Application(client_max_size=max_body_bytes, middlewares=[errors_and_auth])
     app[ENGINE], app[TOKEN], app[MAX_BODY] = engine, token or "", max_body_bytes
     app[READY], app[METRICS] = asyncio.Event(), Metrics()
-    runners = {"gan": engine.gan_batch, "vae": engine.vae_batch, "text": engine.text_batch}
+    runners = {
+        "gan": engine.gan_batch,
+        "vae": engine.vae_batch,
+        "text": engine.text_batch,
+        "music": engine.music_batch,
+    }
 
     def batcher(name: str, options: dict) -> Batcher:
         async def run(jobs):

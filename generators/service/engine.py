@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.schema import ImageRequest
+from generators.schema import ImageRequest, MusicRequest
 from moderation.policy import Policy
 from moderation.screen import Screener
 from moderation.verdict import Verdict
@@ -29,6 +29,7 @@ SHIPPED = Path(__file__).resolve().parent.parent.parent / "data" / "models"
 DEFAULT_CHECKPOINTS = {
     "gan": SHIPPED / "gan-emoji" / "model.pt",
     "vae": SHIPPED / "vae-emoji" / "model.pt",
+    "music": SHIPPED / "music-folk" / "model.pt",
 }
 
 
@@ -97,6 +98,10 @@ class Engine:
             preset = "tiny" if source == "tiny" else str(source).split(":", 1)[1]
             torch.manual_seed(0)
             config = module.PRESETS[preset]
+            if family == "music":
+                from generators import music_api
+
+                config = music_api.untrained_config(config)
             model, step, where = module.build(config), 0, f"{preset} (random weights)"
             if family == "vae":
                 size = config.image_size
@@ -128,6 +133,8 @@ class Engine:
         """Run each loaded family once, so the first request does not pay for lazy init."""
         if "gan" in self.models:
             self.gan_batch([Job(ImageRequest("warm up", 1, 0), _any_policy())])
+        if "music" in self.models:  # also imports music21 and warms its ABC parser
+            self.music_batch([Job(MusicRequest("a jig", max_new_tokens=16), _any_policy())])
         self.screener.screen(["warm up"], "output", _any_policy())
 
     # --- families ------------------------------------------------------------------------
@@ -206,6 +213,43 @@ class Engine:
         compute_ms = (time.monotonic() - started) * 1000
         return [{**r, "compute_ms": compute_ms} for r in replies]
 
+    def compose(self, requests: list[MusicRequest]) -> list:
+        """Return the music model's Compositions for a batch of MusicRequests."""
+        from generators import music_api
+
+        return [music_api.compose(self.models["music"].model, r) for r in requests]
+
+    def music_batch(self, jobs: list[Job]) -> list[dict]:
+        """Compose every job's tune; screen prompts and the tunes' words; render what is kept
+        as ABC text, MIDI, audio and a piano roll (ABC alone when music21 cannot read it)."""
+        from generators import music_render
+
+        started = time.monotonic()
+        prompts = self._screen_prompts(jobs)
+        live = [k for k, v in enumerate(prompts) if v.action != "block"]
+        replies: list[dict] = [_refused(v) for v in prompts]
+        tunes = self.compose([jobs[k].request for k in live]) if live else []
+        words = [music_render.words(t.abc) for t in tunes]
+        verdicts = self._screen_texts([jobs[k] for k in live], words, "output") if tunes else []
+        loaded = self.models["music"]
+        name = f"music:{Path(loaded.source).parent.name or 'music'}"
+        for k, tune, said, verdict in zip(live, tunes, words, verdicts, strict=True):
+            header = {f: getattr(tune.header, f) for f in ("title", "rhythm", "meter", "key")}
+            replies[k] = {
+                "verdict": _worst([prompts[k], verdict]).to_json(),
+                "notes": list(tune.notes),
+                "tune": {**header, "tempo": tune.header.tempo},
+                "model": {"family": "music", "source": loaded.source, "step": loaded.step},
+            }
+            if verdict.action == "block":
+                replies[k].update(outputs=[], withheld={"count": 1, "why": verdict.explain(said)})
+            else:
+                rendering = music_render.render(tune.abc, name, tune.seed)
+                replies[k]["outputs"] = _tune_outputs(tune.abc, rendering, tune.seed)
+                replies[k]["notes"] += rendering.notes
+        compute_ms = (time.monotonic() - started) * 1000
+        return [{**r, "compute_ms": compute_ms} for r in replies]
+
     def vae_batch(self, jobs: list[Job]) -> list[dict]:
         """Make each job's variations (one image) or blend (two images); screen everything."""
         import torch
@@ -280,6 +324,20 @@ class Engine:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _tune_outputs(abc: str, rendering: Any, seed: int) -> list[dict]:
+    outputs = [{"mime": "text/vnd.abc", "text": abc, "seed": seed}]
+    if rendering.midi is None:
+        return outputs  # unreadable ABC: the text alone, and rendering.notes say why
+    seconds = round(rendering.seconds, 2)
+    return outputs + [
+        {"mime": "audio/midi", "data": _b64(rendering.midi), "seed": seed},
+        {"mime": rendering.audio_mime, "data": _b64(rendering.audio), "seed": seed,
+         "seconds": seconds},
+        {"mime": "image/png", "role": "piano_roll", "data": _b64(rendering.piano_roll),
+         "seed": seed},
+    ]  # fmt: skip
 
 
 def _decoded(images: list[bytes]) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from generators.music_header import METERS
+
 _TENANT = {
     "type": "object",
     "properties": {"guild": {"type": "string"}, "user": {"type": "string"}},
@@ -54,19 +56,38 @@ def _errors(*codes: int) -> dict:
     }
 
 
+_OUTPUT_NOTE = (
+    "gan/vae: image/png grid and tiles; text: text/plain in `text`; music: text/vnd.abc in "
+    "`text`, then audio/midi, the audio (audio/flac or audio/wav, with `seconds`) and an "
+    "image/png piano roll, or the ABC alone (with a note) when it cannot be played"
+)
 _GENERATE_BODY = {
     "type": "object",
     "properties": {
-        "prompt": {"type": "string", "maxLength": 1000, "description": "gan, text"},
+        "prompt": {"type": "string", "maxLength": 1000, "description": "gan, text, music"},
         "max_new_tokens": {
             "type": "integer",
             "minimum": 1,
-            "description": "text; clamped to the cap",
+            "description": "text, music; clamped to the cap (256 text, 1024 music)",
         },
-        "temperature": {"type": "number", "description": "text; clamped to [0, 2]"},
+        "temperature": {"type": "number", "description": "text, music; clamped to [0, 2]"},
         "top_k": {"type": "integer", "minimum": 0},
         "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
         "stop": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+        "key": {
+            "type": "string",
+            "description": "music: overrides the prompt's key (D, Em, Bb, F#m, Ador, Gmix, ...)",
+        },
+        "meter": {
+            "type": "string",
+            "pattern": "^([0-9]{1,2}/(1|2|4|8|16)|C\\|?)$",
+            "description": "music: overrides the prompt's meter",
+        },
+        "rhythm": {
+            "type": "string",
+            "enum": list(METERS),
+            "description": "music: overrides the prompt's rhythm (and, unless set, its meter)",
+        },
         "images": {
             "type": "array",
             "items": {"type": "string", "contentEncoding": "base64"},
@@ -148,7 +169,7 @@ OPENAPI = {
                         "name": "family",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["gan", "vae", "text"]},
+                        "schema": {"type": "string", "enum": ["gan", "vae", "text", "music"]},
                     }
                 ],
                 "requestBody": {
@@ -167,10 +188,17 @@ OPENAPI = {
                                             "type": "array",
                                             "items": {
                                                 "type": "object",
+                                                "description": _OUTPUT_NOTE,
                                                 "properties": {
                                                     "mime": {"type": "string"},
-                                                    "data": {"type": "string"},
+                                                    "data": {
+                                                        "type": "string",
+                                                        "contentEncoding": "base64",
+                                                    },
+                                                    "text": {"type": "string"},
+                                                    "role": {"type": "string"},
                                                     "seed": {"type": "integer"},
+                                                    "seconds": {"type": "number"},
                                                 },
                                             },
                                         },
@@ -183,6 +211,13 @@ OPENAPI = {
                                             },
                                         },
                                         "model": {"type": "object"},
+                                        "notes": {"type": "array", "items": {"type": "string"}},
+                                        "tune": {
+                                            "type": "object",
+                                            "description": "music: the header it was written to",
+                                        },
+                                        "refused": {"type": "string"},
+                                        "withheld": {"type": "object"},
                                     },
                                 }
                             }

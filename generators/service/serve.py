@@ -13,6 +13,8 @@ BATCHING = {
     "gan": {"max_batch_size": 32, "max_wait_ms": 10, "max_queue": 256},
     "vae": {"max_batch_size": 8, "max_wait_ms": 10, "max_queue": 64},
     "text": {"max_batch_size": 8, "max_wait_ms": 10, "max_queue": 64},
+    # Tunes are sampled one by one: a batch only saves queue hops, so keep it small.
+    "music": {"max_batch_size": 4, "max_wait_ms": 10, "max_queue": 32},
 }
 
 
@@ -70,7 +72,9 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     for pair in args.checkpoint:
         name, sep, path = pair.partition("=")
         if not sep or name not in BATCHING:
-            raise ServeError(f"--checkpoint {pair!r}: expected gan=PATH, vae=PATH or text=FOLDER")
+            raise ServeError(
+                f"--checkpoint {pair!r}: expected gan=PATH, vae=PATH, music=PATH or text=FOLDER"
+            )
         sources[name] = Path(path)
     wanted = (args.families.split(",") if args.families else list(settings.families)) or list(
         BATCHING

@@ -3,7 +3,7 @@
 import pytest
 
 from data import folk
-from generators.music_header import parse
+from generators.music_header import override, parse
 
 
 def test_corpus_has_the_three_collections_and_no_essen():
@@ -88,3 +88,13 @@ def test_odd_prompts_fall_back_to_defaults_and_say_so(prompt):
 
 def test_mood_moves_the_tempo():
     assert parse("a slow air").tempo < parse("an air").tempo < parse("a lively air").tempo
+
+
+def test_options_override_what_the_prompt_implied():
+    slow = parse("a slow sad tune")
+    jig = override(slow, rhythm="jig")
+    assert (jig.rhythm, jig.meter, jig.key) == ("jig", "6/8", "Em") and jig.notes == ()
+    assert jig.tempo == slow.tempo - 112 + 116  # the mood's slowing is kept
+    told = override(parse("a jolly jig in D 9/8"), rhythm="waltz", key="Gm")
+    assert (told.rhythm, told.meter, told.key) == ("waltz", "9/8", "Gm")  # 9/8 was asked for
+    assert override(slow, meter="3/4").meter == "3/4"

@@ -2,7 +2,14 @@
 
 import pytest
 
-from generators.schema import MAX_PROMPT_CHARS, ImageRequest, RequestError, VariationRequest
+from generators.schema import (
+    MAX_PROMPT_CHARS,
+    MUSIC_MAX_NEW_TOKENS,
+    ImageRequest,
+    MusicRequest,
+    RequestError,
+    VariationRequest,
+)
 
 
 def test_defaults_and_whitespace():
@@ -38,3 +45,35 @@ def test_bad_variation_requests(body, field):
     with pytest.raises(RequestError) as info:
         VariationRequest.parse(body)
     assert info.value.field == field
+
+
+def test_music_options_are_normalised_and_sampling_clamped():
+    request = MusicRequest.parse(
+        {"prompt": "a tune", "key": "f#m", "meter": "C|", "rhythm": "Slip-Jig", "temperature": 9}
+    )
+    assert (request.key, request.meter, request.rhythm) == ("F#m", "2/2", "slip jig")
+    assert request.temperature == 2.0 and request.notes == ("temperature 9 clamped to 2",)
+    capped = MusicRequest.parse({"prompt": "a", "max_new_tokens": 10**6})
+    assert capped.max_new_tokens == MUSIC_MAX_NEW_TOKENS and "clamped" in capped.notes[0]
+    assert MusicRequest.parse({"prompt": "a", "key": None}).key is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"key": "H#"}, "key"),
+        ({"key": "D banana"}, "key"),
+        ({"key": 4}, "key"),
+        ({"meter": "banana"}, "meter"),
+        ({"meter": "7/3"}, "meter"),
+        ({"meter": "99/8"}, "meter"),
+        ({"rhythm": "tango"}, "rhythm"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_bad_music_requests(body, field):
+    with pytest.raises(RequestError) as info:
+        MusicRequest.parse({"prompt": "a jig", **body})
+    assert info.value.field == field and info.value.reason

@@ -32,9 +32,9 @@ class GatedEngine(Engine):
         return super().gan_batch(jobs)
 
 
-def make_engine(screener, cls=Engine):
+def make_engine(screener, cls=Engine, families=("gan", "vae", "text")):
     engine = cls("cpu", screener, hashed_embeddings, home=HOME)
-    for family in ("gan", "vae", "text"):
+    for family in families:
         engine.load(family, "tiny")
     return engine
 

@@ -35,16 +35,29 @@ def test_checkpoints_families_and_batch_sizes(tmp_path):
     with pytest.raises(ServeError, match="no gan checkpoint"):
         planned("--families", "gan", "--checkpoint", f"gan={tmp_path / 'none.pt'}")
     with pytest.raises(ServeError, match="unknown family"):
-        planned("--families", "music", "--tiny")
+        planned("--families", "banjo", "--tiny")
     with pytest.raises(ServeError, match="--batch"):
         planned("--tiny", "--batch", "gan=zero")
     result = planned("--tiny", "--batch", "gan=1")
-    assert result["sources"] == {"gan": "tiny", "vae": "tiny", "text": "tiny"}
+    assert result["sources"] == {"gan": "tiny", "vae": "tiny", "text": "tiny", "music": "tiny"}
     assert result["batching"]["gan"]["max_batch_size"] == 1
     assert planned("--random", "small", "--families", "gan")["sources"] == {"gan": "random:small"}
     assert planned("--families", "text")["sources"] == {"text": "smollm2-135m-instruct"}
     folder = planned("--families", "text", "--checkpoint", f"text={tmp_path}")["sources"]["text"]
     assert folder == tmp_path
+
+
+def test_music_is_served_with_a_checkpoint_or_untrained_and_skipped_otherwise(tmp_path):
+    assert "music" not in planned()["sources"]  # no shipped music checkpoint yet: not an error
+    with pytest.raises(ServeError, match="no music checkpoint"):
+        planned("--families", "music")
+    assert planned("--random", "small", "--families", "music")["sources"] == {
+        "music": "random:small"
+    }
+    checkpoint = tmp_path / "music.pt"
+    checkpoint.write_bytes(b"checked when it loads")
+    result = planned("--families", "music", "--checkpoint", f"music={checkpoint}")
+    assert result["sources"] == {"music": checkpoint} and result["batching"]["music"]
 
 
 def test_serve_starts_answers_and_stops_on_sigterm(tmp_path):
