@@ -69,3 +69,20 @@ def test_work_in_progress_gan_loads_and_can_carry_on():
     assert state["step"] == blob["step"] and any(
         k.startswith("discriminator.") for k in state["state_dict"]
     )
+
+
+TEXT_SMALL = DEFAULT_CHECKPOINTS["gan"].parents[1] / "text-small"
+
+
+@pytest.mark.skipif(not (TEXT_SMALL / "model.safetensors").is_file(), reason="no text-small yet")
+def test_shipped_text_small_beats_its_baseline_and_serves(tmp_path):
+    from generators.models import text_lm
+    from generators.schema import TextRequest
+
+    metrics = json.loads((TEXT_SMALL / "metrics.json").read_text())
+    assert metrics["perplexity_valid"] < metrics["perplexity_unigram_baseline"] / 2
+    assert "held-out perplexity" in (TEXT_SMALL / "MODEL_CARD.md").read_text()
+    lm = text_lm.load(TEXT_SMALL, tmp_path)
+    request = TextRequest.parse({"prompt": "A wise man", "max_new_tokens": 12, "seed": 3})
+    first, again = text_lm.generate(lm, [request]), text_lm.generate(lm, [request])
+    assert first[0].text == again[0].text and first[0].text.strip()
