@@ -29,6 +29,11 @@ def is_moderator(interaction: discord.Interaction) -> bool:
     return perms.manage_guild or perms.moderate_members or perms.administrator
 
 
+def _age_restricted(interaction: discord.Interaction) -> bool:
+    channel = interaction.channel
+    return bool(getattr(channel, "nsfw", False) or getattr(channel, "is_nsfw", lambda: False)())
+
+
 async def say(interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
     """Answer privately, whether or not the interaction was acknowledged already."""
     if interaction.response.is_done():
@@ -89,6 +94,9 @@ class Actions:
         if denial is not None:
             await self.private(interaction, f"⏸ {denial.message}")
             return None
+        # The channel decides whether the adult preset may apply; it is kept with the job so a
+        # resumed or re-rolled job is judged by the same policy.
+        params = {**params, "age_restricted": _age_restricted(interaction)}
         job = await self.store.create_job(
             guild=interaction.guild_id,
             channel=interaction.channel_id,

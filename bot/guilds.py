@@ -23,10 +23,10 @@ class GuildConfig:
     rules: tuple[dict[str, Any], ...] = ()
     denylist: tuple[str, ...] = ()
 
-    @property
-    def policy(self) -> dict[str, Any]:
-        """Return the policy as the service's JSON (adult only applies in age-gated channels)."""
-        return policy_for(self.preset, self.overrides, self.shadow, age_restricted=False).to_json()
+    def policy(self, age_restricted: bool = False) -> dict[str, Any]:
+        """Return the policy as the service's JSON; `adult` applies only where the channel is
+        age-restricted, elsewhere it falls back to pg13."""
+        return policy_for(self.preset, self.overrides, self.shadow, age_restricted).to_json()
 
 
 async def load_guild_config(store: Any, guild: int | None) -> GuildConfig:

@@ -165,7 +165,10 @@ class Ledger:
             await self.store.set_job_state(job["id"], "queued")
             return Verdict("allow")
         data = await self._with_retries(
-            job, lambda: self.service.moderate([prompt], "prompt", config.policy, config.rules)
+            job,
+            lambda: self.service.moderate(
+                [prompt], "prompt", config.policy(_age_restricted(job)), config.rules
+            ),
         )
         if data is None:
             return None
@@ -257,6 +260,10 @@ class Ledger:
 
     async def _end(self, job_id: int, state: str, error: str | None = None) -> None:
         await self.store.end_job(job_id, state, error)
+
+
+def _age_restricted(job: dict) -> bool:
+    return bool(job["params"].get("age_restricted"))
 
 
 def _summary(reply: dict) -> dict:

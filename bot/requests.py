@@ -39,7 +39,7 @@ def body_for(job: dict, config: GuildConfig) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {
         "seed": job["seed"],
         "tenant": _tenant(job),
-        "policy": config.policy,
+        "policy": config.policy(bool(p.get("age_restricted"))),
         "rules": list(config.rules),
         "denylist": list(config.denylist),
     }
