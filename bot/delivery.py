@@ -8,10 +8,12 @@ report button, so a bot killed between posting and recording posts nothing twice
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import discord
@@ -53,6 +55,20 @@ class DiscordDelivery:
         self.bot = bot
         self.fresh_for_s, self.progress_every_s = fresh_for_s, progress_every_s
         self._last_progress: dict[int, tuple[float, str]] = {}
+        # One lock per job orders its edits, and a delivered job takes no more progress edits:
+        # otherwise a queue-position edit sent just before the result could land after it.
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._delivered: OrderedDict[int, None] = OrderedDict()
+
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    def _mark_delivered(self, job_id: int) -> None:
+        self._last_progress.pop(job_id, None)
+        self._locks.pop(job_id, None)
+        self._delivered[job_id] = None
+        while len(self._delivered) > 10_000:
+            self._delivered.popitem(last=False)
 
     def fresh(self, job: dict) -> bool:
         """Return True while the job's interaction token may still be used for its answer."""
@@ -65,6 +81,11 @@ class DiscordDelivery:
 
     async def progress(self, job: dict, text: str) -> None:
         """Edit the job's reply to `text`, at most once per `progress_every_s`, if changed."""
+        async with self._lock(job["id"]):
+            if job["id"] not in self._delivered:
+                await self._progress(job, text)
+
+    async def _progress(self, job: dict, text: str) -> None:
         now = time.monotonic()
         last = self._last_progress.get(job["id"])
         if last and (last[1] == text or now - last[0] < self.progress_every_s):
@@ -81,7 +102,11 @@ class DiscordDelivery:
 
     async def post(self, job: dict, reply: dict) -> tuple[int, int]:
         """Post the result once; return (message id, channel id)."""
-        self._last_progress.pop(job["id"], None)
+        async with self._lock(job["id"]):
+            self._mark_delivered(job["id"])
+            return await self._post(job, reply)
+
+    async def _post(self, job: dict, reply: dict) -> tuple[int, int]:
         message = render.result(job, reply)
         channel = await self._channel(job["channel"])
         files, note = self._fit(message.files, channel)
@@ -146,7 +171,11 @@ class DiscordDelivery:
 
     async def private(self, job: dict, text: str, view: discord.ui.View | None) -> None:
         """Replace the public 'thinking' reply with an ephemeral message (a DM when too late)."""
-        self._last_progress.pop(job["id"], None)
+        async with self._lock(job["id"]):
+            self._mark_delivered(job["id"])
+            await self._private(job, text, view)
+
+    async def _private(self, job: dict, text: str, view: discord.ui.View | None) -> None:
         token = job.get("interaction_token")
         if token and time.time() - (job.get("interaction_at") or 0) < 14 * 60:
             hook = interaction_webhook(self.bot, token)
@@ -163,7 +192,12 @@ class DiscordDelivery:
 
     async def hold(self, job: dict, reply: dict, review_id: int) -> None:
         """Tell the requester the result waits for review; show it to the review channel."""
+        async with self._lock(job["id"]):
+            self._mark_delivered(job["id"])
+            await self._held(job)
+        await self.bot.actions.show_review(review_id, job, reply)
+
+    async def _held(self, job: dict) -> None:
         if self.fresh(job):
             hook = interaction_webhook(self.bot, job["interaction_token"])
             await hook.edit_message("@original", content=render.held(job), allowed_mentions=NONE)
-        await self.bot.actions.show_review(review_id, job, reply)

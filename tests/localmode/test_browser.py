@@ -109,6 +109,8 @@ def be(page, member: str, channel: str = "general") -> None:
     page.click(f"[data-member={member}]")
     page.click(f"[data-channel={channel}]")
     expect(page.locator(f"[data-member={member}]")).to_have_attribute("aria-pressed", "true")
+    # The message list is fetched after the switch: wait until it shows this channel and member.
+    expect(page.locator(f'body[data-shown="{channel}:{member}"]')).to_have_count(1)
 
 
 def test_the_page_comes_up_quickly(local: LocalGenbot):
