@@ -9,6 +9,7 @@ import io
 import logging
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -216,7 +217,7 @@ class Actions:
     async def _apply_review(self, review: dict, job: dict, state: str) -> str:
         if review["kind"] == "report":
             if state == "rejected" and job.get("posted_message_id"):
-                channel = await self.bot.delivery._channel(
+                channel = await self.bot.delivery.channel(
                     job["posted_channel_id"] or job["channel"]
                 )
                 with contextlib.suppress(discord.HTTPException):
@@ -230,8 +231,8 @@ class Actions:
         if reply["verdict"]["action"] == "block" or not reply.get("outputs"):
             return "The regenerated result is now blocked outright; nothing was posted."
         message = render.result(job, reply)
-        channel = await self.bot.delivery._channel(job["channel"])
-        files, note = self.bot.delivery._fit(message.files, channel)
+        channel = await self.bot.delivery.channel(job["channel"])
+        files, note = self.bot.delivery.fit(message.files, channel)
         embeds = [discord.Embed(description=b) for b in message.blocks]
         mid, cid = await self.bot.delivery.send_once(
             channel, job["id"], message.content + note, embeds, files, view_of(message.buttons)
@@ -304,6 +305,10 @@ class Actions:
         if not ids or ids[0] != interaction.user.id:
             await say(interaction, "Only that user can delete their own data.")
             return
+        # Uploaded images wait on disk for their jobs (and for `/job` replays): delete them too.
+        for job in await self.store.user_jobs(interaction.user.id, limit=100_000):
+            for path in job["params"].get("files", []):
+                Path(path).unlink(missing_ok=True)
         counts = await self.store.forget_user(interaction.user.id)
         total = sum(counts.values())
         await say(interaction, f"Done: {total} rows about you were deleted.")

@@ -108,8 +108,8 @@ class DiscordDelivery:
 
     async def _post(self, job: dict, reply: dict) -> tuple[int, int]:
         message = render.result(job, reply)
-        channel = await self._channel(job["channel"])
-        files, note = self._fit(message.files, channel)
+        channel = await self.channel(job["channel"])
+        files, note = self.fit(message.files, channel)
         content = message.content + note
         embeds = [discord.Embed(description=block) for block in message.blocks]
         view = view_of(message.buttons)
@@ -150,14 +150,16 @@ class DiscordDelivery:
                 return message
         return None
 
-    def _fit(self, files: tuple, channel: Any) -> tuple[list[discord.File], str]:
+    def fit(self, files: tuple, channel: Any) -> tuple[list[discord.File], str]:
+        """Return the files that fit the server's upload limit, and a note when one did not."""
         guild = getattr(channel, "guild", None)
         limit = guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
         kept = [(n, d) for n, d in files if len(d) <= limit]
         note = "" if len(kept) == len(files) else "\n-# A file was too large for this server."
         return [discord.File(io.BytesIO(d), filename=n) for n, d in kept], note
 
-    async def _channel(self, channel_id: int) -> Any:
+    async def channel(self, channel_id: int) -> Any:
+        """Return a channel from the cache, or fetched."""
         return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
 
     async def refuse(self, job: dict, verdict: Verdict, what: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from bot.localdiscord import BotProcess
-from tests.e2e.world import MODERATOR, World, job_id, png
+from tests.e2e.world import MODERATOR, World, job_id, noisy_png, png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -230,6 +230,12 @@ async def test_moderation_and_privacy_commands(world: World):
     assert "Your image was refused" in await world.private(refused)
     assert "banned" in await world.private(refused)
     await world.result(await world.run("imagine", {"prompt": "a tree"}, user=member))
+    await asyncio.sleep(2.1)
+    uploads = world.home / "uploads"
+    before = set(uploads.glob("*"))
+    upload = {"image": ("mine.png", noisy_png(9), "image/png")}
+    await world.result(await world.run("vary", {}, user=member, attachments=upload))
+    [kept] = set(uploads.glob("*")) - before  # the upload waits on disk for /job replays
     consent = await world.run("privacy", {"choice": "on"}, user=member, subcommand="consent")
     assert "Thanks" in await world.private(consent)
     export = await world.run("privacy", {}, user=member, subcommand="export")
@@ -245,6 +251,7 @@ async def test_moderation_and_privacy_commands(world: World):
     click = await world.fake.click(confirm, f"privacy:forget:{member.id}", user=member)
     assert "rows about you were deleted" in await world.private(click)
     assert world.job_rows("SELECT count(*) FROM jobs WHERE user = ?", (member.id,)) == [(0,)]
+    assert not kept.exists()
 
 
 async def test_delete_button_is_for_the_requester_or_a_moderator(world: World):

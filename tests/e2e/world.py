@@ -38,6 +38,16 @@ def png(color: tuple[int, int, int] = (200, 40, 40), size: int = 64) -> bytes:
     return out.getvalue()
 
 
+def noisy_png(seed: int, size: int = 64) -> bytes:
+    """Return a PNG of random pixels (flat colours all share one perceptual hash)."""
+    import numpy as np
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
 @dataclass
 class World:
     """Everything one e2e module runs against."""
