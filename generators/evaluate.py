@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
         from generators import eval_text
 
         return eval_text.main(argv[1:], home)
+    if argv and argv[0] == "music":
+        from generators import eval_music
+
+        return eval_music.main(argv[1:], home)
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     module = family(args.family)

@@ -141,6 +141,27 @@ def check_bars(abc: str) -> None:
                 raise UnreadableTune(f"a bar lasts over {MAX_BAR_QUARTERS:g} beats")
 
 
+def bar_lengths(abc: str) -> list[tuple[float, str]]:
+    """Return each bar of the tune as written: its length in quarter notes (tuplets applied, grace
+    notes left out) and the bar line that closes it ("" for the last, open one); bars without
+    notes (between two adjacent bar lines) are left out."""
+    from music21 import abcFormat
+
+    handler = abcFormat.ABCHandler()
+    handler.process(abc)
+    bars, length = [], 0.0
+    for token in handler.tokens:
+        if isinstance(token, abcFormat.ABCBar):
+            bars.append((length, token.src.strip()))
+            length = 0.0
+        elif isinstance(token, abcFormat.ABCNote) and not token.inGrace:
+            # The handler leaves a tuplet's ratio to the score; a bar's length needs it here.
+            ratio = token.activeTuplet.tupletMultiplier() if token.activeTuplet else 1
+            length += float(token.quarterLength * ratio)
+    bars.append((length, ""))
+    return [bar for bar in bars if bar[0] > 0]
+
+
 def midi_bytes(sounding: Any) -> bytes:
     """Return a standard MIDI file of a music21 stream."""
     from music21 import midi
