@@ -90,8 +90,8 @@ class DiscordDelivery:
         last = self._last_progress.get(job["id"])
         if last and (last[1] == text or now - last[0] < self.progress_every_s):
             return
-        self._last_progress[job["id"]] = (now, text)
         if not self.fresh(job):
+            self._last_progress[job["id"]] = (now, text)
             return
         try:
             await interaction_webhook(self.bot, job["interaction_token"]).edit_message(
@@ -99,6 +99,10 @@ class DiscordDelivery:
             )
         except discord.HTTPException as exc:
             log.info("progress edit of job %s failed: %s", job["id"], exc)
+        finally:
+            # Counted from when the edit landed: under load a slow edit followed by a fast one
+            # would otherwise arrive less than a second apart.
+            self._last_progress[job["id"]] = (time.monotonic(), text)
 
     async def post(self, job: dict, reply: dict) -> tuple[int, int]:
         """Post the result once; return (message id, channel id)."""
