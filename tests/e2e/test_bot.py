@@ -43,8 +43,9 @@ async def test_imagine_posts_a_grid_with_working_buttons_and_provenance(world: W
     image = Image.open(io.BytesIO(data))
     assert name.endswith(".png") and image.text["ai_generated"] == "true"
     assert image.text["seed"] == "5"
-    [(state, seed)] = world.job_rows("SELECT state, seed FROM jobs WHERE id = ?", (job,))
-    assert (state, seed) == ("posted", 5)
+    sql = "SELECT state, seed FROM jobs WHERE id = ?"
+    # The ledger records the post just after the edit lands.
+    await world.wait(lambda: world.job_rows(sql, (job,)) == [("posted", 5)])
 
 
 async def test_same_seed_same_image_and_u_v_buttons(world: World):
