@@ -86,3 +86,25 @@ def test_shipped_text_small_beats_its_baseline_and_serves(tmp_path):
     request = TextRequest.parse({"prompt": "A wise man", "max_new_tokens": 12, "seed": 3})
     first, again = text_lm.generate(lm, [request]), text_lm.generate(lm, [request])
     assert first[0].text == again[0].text and first[0].text.strip()
+
+
+@shipped("music")
+def test_shipped_music_plays_and_is_seeded():
+    from generators import music_render
+    from generators.models import music_lm
+
+    folder = DEFAULT_CHECKPOINTS["music"].parent
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["validity"] >= 0.95 and metrics["memorised"] == 0
+    assert "| metric |" in (folder / "MODEL_CARD.md").read_text()
+    blob = checkpoints.load(DEFAULT_CHECKPOINTS["music"], family="music")
+    model = music_lm.from_export(checkpoints.config_from(blob, music_lm.Config), blob["state_dict"])
+    from generators import music_api
+    from generators.schema import MusicRequest
+
+    request = MusicRequest.parse({"prompt": "a jig in D", "seed": 5, "max_new_tokens": 300})
+    tune = music_api.compose(model, request)
+    assert tune.abc == music_api.compose(model, request).abc and "K:D" in tune.abc
+    reels = [{"prompt": "a reel in G", "seed": seed, "max_new_tokens": 300} for seed in range(5)]
+    tunes = [music_api.compose(model, MusicRequest.parse(body)).abc for body in reels]
+    assert sum(music_render.render(abc).midi is not None for abc in tunes) >= 4
