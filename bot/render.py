@@ -93,7 +93,8 @@ def result(job: dict, reply: dict) -> Rendered:
     outputs = reply["outputs"]
     if command == "write":
         text = outputs[0]["text"] if outputs else ""
-        blocks = chunk(text, EMBED_LIMIT)
+        # A model may stop at once (an end token first): say so rather than post nothing.
+        blocks = chunk(text, EMBED_LIMIT) if text.strip() else ["*(the model wrote nothing)*"]
         if sum(len(b) for b in blocks) <= EMBEDS_TOTAL:
             return Rendered(head, tuple(blocks), (), simple_buttons(job["id"]))
         data = (("result.txt", text.encode()),)

@@ -39,3 +39,8 @@ def test_refusal_names_the_check_in_plain_words_and_quotes_the_span():
     text = render.refusal(verdict, "prompt", "I'll  hurt you badly")
     assert "a threat of violence" in text and "`threat`" in text and "97%" in text
     assert '("hurt you")' in text and "Appeal" in text
+
+
+def test_an_empty_text_result_still_says_something():
+    out = render.result(JOB, {"outputs": [{"text": "  "}]})
+    assert out.blocks == ("*(the model wrote nothing)*",)
