@@ -79,16 +79,38 @@ async def new_job(store, command="imagine", params=None, seed=11, user=7):
     )
 
 
-async def test_a_job_is_screened_generated_posted_and_recorded(store, screener):
+async def run_one(store, screener, until, config=None, **job_fields):
+    """Run one job through a fresh ledger and service until `until(events, job)`; return both."""
     server = await client_for(make_engine(screener))
     delivery = RecordingDelivery()
-    ledger, service = ledger_for(store, str(server.make_url("")), delivery)
+    ledger, service = ledger_for(store, str(server.make_url("")), delivery, config)
     await ledger.start()
-    job = await new_job(store)
+    job = await new_job(store, **job_fields)
     await ledger.submit(job)
-    await delivery.wait(lambda ev: ("post", job["id"]) in ev)
-    await ledger.stop()
-    await service.close()
+    try:
+        await delivery.wait(lambda ev: until(ev, job))
+    finally:
+        await ledger.stop()
+        await service.close()
+    return job, delivery
+
+
+def posted(events, job):
+    return ("post", job["id"]) in events
+
+
+def did(kind):
+    return lambda events, job: any(e[0] == kind and e[1] == job["id"] for e in events)
+
+
+WRITE = {
+    "command": "write",
+    "params": {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.8},
+}
+
+
+async def test_a_job_is_screened_generated_posted_and_recorded(store, screener):
+    job, delivery = await run_one(store, screener, posted)
     row = await store.get_job(job["id"])
     assert row["state"] == "posted" and row["posted_message_id"] > 1000
     assert row["interaction_token"] is None
@@ -100,15 +122,8 @@ async def test_a_job_is_screened_generated_posted_and_recorded(store, screener):
 
 
 async def test_a_blocked_prompt_is_refused_with_its_label_and_a_strike(store, screener):
-    server = await client_for(make_engine(screener))
-    delivery = RecordingDelivery()
-    ledger, service = ledger_for(store, str(server.make_url("")), delivery)
-    await ledger.start()
-    job = await new_job(store, params={"prompt": "I will kill you, you worthless idiot"})
-    await ledger.submit(job)
-    await delivery.wait(lambda ev: any(e[0] == "refuse" for e in ev))
-    await ledger.stop()
-    await service.close()
+    toxic = {"prompt": "I will kill you, you worthless idiot"}
+    job, delivery = await run_one(store, screener, did("refuse"), params=toxic)
     refusal = next(e for e in delivery.events if e[0] == "refuse")
     assert refusal[1:3] == (job["id"], "prompt") and refusal[3]
     assert (await store.get_job(job["id"]))["state"] == "refused"
@@ -168,18 +183,8 @@ async def test_service_down_tells_the_user_once_then_retries_until_it_returns(
 
 
 async def test_a_flagged_output_is_held_for_review_not_posted(store, screener):
-    server = await client_for(make_engine(screener))
-    delivery = RecordingDelivery()
     config = GuildConfig(1, overrides={"toxicity": {"output": [0.0, 1.01]}})
-    ledger, service = ledger_for(store, str(server.make_url("")), delivery, config)
-    await ledger.start()
-    job = await new_job(
-        store, "write", {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.8}
-    )
-    await ledger.submit(job)
-    await delivery.wait(lambda ev: any(e[0] == "hold" for e in ev))
-    await ledger.stop()
-    await service.close()
+    job, delivery = await run_one(store, screener, did("hold"), config, **WRITE)
     assert (await store.get_job(job["id"]))["state"] == "held"
     [review] = await store.pending_reviews(1)
     assert review["job"] == job["id"] and review["kind"] == "held"
@@ -187,19 +192,9 @@ async def test_a_flagged_output_is_held_for_review_not_posted(store, screener):
 
 
 async def test_a_blocked_output_is_never_posted(store, screener):
-    server = await client_for(make_engine(screener))
-    delivery = RecordingDelivery()
     # Every output blocks; prompts pass (their thresholds are the preset's).
     config = GuildConfig(1, overrides={"toxicity": {"output": [0.0, 0.0]}})
-    ledger, service = ledger_for(store, str(server.make_url("")), delivery, config)
-    await ledger.start()
-    job = await new_job(
-        store, "write", {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.8}
-    )
-    await ledger.submit(job)
-    await delivery.wait(lambda ev: any(e[0] == "refuse" for e in ev))
-    await ledger.stop()
-    await service.close()
+    job, delivery = await run_one(store, screener, did("refuse"), config, **WRITE)
     refusal = next(e for e in delivery.events if e[0] == "refuse")
     assert refusal[1:] == (job["id"], "output", "toxicity")
     assert (await store.get_job(job["id"]))["state"] == "refused"
@@ -207,17 +202,10 @@ async def test_a_blocked_output_is_never_posted(store, screener):
 
 
 async def test_shadow_mode_posts_and_records_what_would_have_happened(store, screener):
-    server = await client_for(make_engine(screener))
-    delivery = RecordingDelivery()
-    ledger, service = ledger_for(
-        store, str(server.make_url("")), delivery, GuildConfig(1, shadow=True)
-    )
-    await ledger.start()
-    job = await new_job(store, params={"prompt": "I will kill you, you worthless idiot"})
-    await ledger.submit(job)
-    await delivery.wait(lambda ev: ("post", job["id"]) in ev)
-    await ledger.stop()
-    await service.close()
+    toxic = {"prompt": "I will kill you, you worthless idiot"}
+    shadow = GuildConfig(1, shadow=True)
+    job, delivery = await run_one(store, screener, posted, shadow, params=toxic)
+    assert len(delivery.posted[job["id"]]) == 1
     [prompt, _] = await store.verdicts_for(job["id"])
     assert prompt["action"] == "allow" and prompt["model_versions"]["shadow_action"] == "block"
     assert await store.strikes_since(1, 7, 0) == []  # shadow mode enforces nothing
