@@ -106,10 +106,6 @@ class Ledger:
             return None
         return place, eta_seconds(place, self.per_job_s, self.workers)
 
-    def running(self) -> list[int]:
-        """Return the ids of the jobs being worked on now."""
-        return sorted(self._running)
-
     async def _tell_positions(self, every_s: float = 2.0) -> None:
         """Keep waiting users told of their place and ETA (delivery throttles the edits)."""
         while True:
