@@ -1,6 +1,6 @@
 """What the bot does for a command or a click once it has deferred: admission (quotas,
 cooldowns, strikes), writing the job, and every persistent button (re-roll, variations,
-upscale, report, delete, review, appeals, forget). Cogs stay thin and call these."""
+upscale, 👍/👎, report, delete, review, appeals, forget). Cogs stay thin and call these."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.delivery import NONE
 from bot.limits import DAY_S, Usage, admit
 from bot.requests import service_call
 from bot.views import AppealModal, view_of
+from moderation.scorers.pii import redact
 
 log = logging.getLogger(__name__)
 MAX_SEED = 2**31 - 1
@@ -98,6 +99,11 @@ class Actions:
         # The channel decides whether the adult preset may apply; it is kept with the job so a
         # resumed or re-rolled job is judged by the same policy.
         params = {**params, "age_restricted": _age_restricted(interaction)}
+        # Personal information never reaches the store or the model: the prompt is redacted
+        # before the job row is written, and the result says so.
+        redacted = redact(params["prompt"]) if "prompt" in params else None
+        if redacted is not None and redacted != params["prompt"]:
+            params.update(prompt=redacted, redacted=True)
         job = await self.store.create_job(
             guild=interaction.guild_id,
             channel=interaction.channel_id,
@@ -153,12 +159,15 @@ class Actions:
                 await self.start(
                     interaction, "upscale", params, seed=source["seed"], parent=source["id"]
                 )
+        elif action in ("like", "dislike"):
+            await self.bot.community.rate(interaction, action, source)
         elif action == "report":
             review = await self.store.add_review(
                 job_id=source["id"],
                 guild=source["guild"],
                 kind="report",
-                note=f"reported by {interaction.user.id}",
+                note="reported by a member",
+                reporter=interaction.user.id,
             )
             await say(interaction, "Thanks: the moderators will look at it.")
             await self.show_review(review, source, None, interaction.message)
@@ -288,7 +297,7 @@ class Actions:
             return
         appeal = await self.store.get_appeal(appeal_id)
         job = await self.store.get_job(appeal["job"])
-        params = {**job["params"], "approved_by": interaction.user.id}
+        params = {**job["params"], "approved": True}  # by a moderator: not screened again
         rerun = await self.store.create_job(
             guild=job["guild"],
             channel=job["channel"],
@@ -309,6 +318,8 @@ class Actions:
         for job in await self.store.user_jobs(interaction.user.id, limit=100_000):
             for path in job["params"].get("files", []):
                 Path(path).unlink(missing_ok=True)
-        counts = await self.store.forget_user(interaction.user.id)
+        counts = await self.store.forget_user(
+            interaction.user.id, self.bot.user_hash(interaction.user.id)
+        )
         total = sum(counts.values())
         await say(interaction, f"Done: {total} rows about you were deleted.")

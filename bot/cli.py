@@ -95,8 +95,43 @@ def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
     return 0
 
 
+def cmd_export_community(args: argparse.Namespace, bot: BotSettings) -> int:
+    """Export the consented, approved community items as JSONL with a datasheet."""
+    from bot.community_export import export
+    from data import install_secret
+    from data.store import Store
+
+    folder = Path(args.out) if args.out else bot.home / "datasets" / "community"
+    store = Store(bot.home / "genbot.db")
+    try:
+        summary = export(
+            store,
+            folder,
+            install_secret.load(bot.home),
+            guild=args.guild,
+            min_rating=args.min_rating,
+        )
+    finally:
+        store.close()
+    families = ", ".join(f"{k} {v}" for k, v in summary.datasheet["by_family"].items())
+    print(f"{summary.items} items ({families or 'none'}) in {folder}")
+    print(
+        f"left out: {summary.dropped_pii} with personal information, "
+        f"{summary.below_rating} under the minimum rating"
+    )
+    return 0
+
+
 def cmd_data(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
-    """Build a dataset under GENBOT_HOME/datasets."""
+    """Build a dataset under GENBOT_HOME/datasets, or export the community dataset."""
+    if args.action == "export-community":
+        return cmd_export_community(args, bot)
+    if args.dataset is None:
+        print(
+            "genbot: error: `genbot data build` needs a dataset: images, music or text",
+            file=sys.stderr,
+        )
+        return 2
     if args.dataset == "text":
         from data import fortunes
 
@@ -192,13 +227,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the report (default GENBOT_HOME/reports)")
     p.set_defaults(handler=cmd_audit)
 
-    p = sub.add_parser("data", help="build training datasets under GENBOT_HOME/datasets")
-    p.add_argument("action", choices=["build"])
+    p = sub.add_parser(
+        "data",
+        help="build training datasets under GENBOT_HOME/datasets, or export the community's",
+    )
+    p.add_argument("action", choices=["build", "export-community"])
     p.add_argument(
         "dataset",
+        nargs="?",
         choices=["images", "music", "text"],
-        help="images: Noto emoji; music: folk tunes; text: Debian fortunes (safe files)",
+        help="for build: images (Noto emoji), music (folk tunes), text (Debian fortunes)",
     )
+    p.add_argument(
+        "--out", help="export-community: folder (default GENBOT_HOME/datasets/community)"
+    )
+    p.add_argument("--guild", type=int, help="export-community: only this server's items")
+    p.add_argument("--min-rating", type=int, help="export-community: keep items rated at least N")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_data)
 

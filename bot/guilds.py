@@ -1,5 +1,5 @@
 """A guild's moderation and fairness settings as one value: policy preset and overrides, shadow
-mode, review channel, limits, its own rules and image denylist."""
+mode, review and gallery channels, limits, its own rules and image denylist."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class GuildConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     shadow: bool = False
     review_channel: int | None = None
+    gallery_channel: int | None = None
     limits: Limits = field(default_factory=Limits)
     rules: tuple[dict[str, Any], ...] = ()
     denylist: tuple[str, ...] = ()
@@ -47,6 +48,7 @@ async def load_guild_config(store: Any, guild: int | None) -> GuildConfig:
         overrides=row["overrides"] or {},
         shadow=bool(row["shadow"]),
         review_channel=row["review_channel"],
+        gallery_channel=row.get("gallery_channel"),
         limits=limits_from_json(row.get("limits")),
         rules=rules,
         denylist=denylist,
@@ -63,6 +65,7 @@ async def save_guild_config(store: Any, config: GuildConfig, by: int) -> None:
         overrides=config.overrides,
         shadow=config.shadow,
         review_channel=config.review_channel,
+        gallery_channel=config.gallery_channel,
         updated_by=by,
         limits=limits_to_json(config.limits),
     )

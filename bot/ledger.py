@@ -24,6 +24,7 @@ from bot.service_client import (
     ServiceError,
     Unauthorized,
 )
+from moderation.scorers.pii import redact
 from moderation.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class Ledger:
         """Screen the job's prompt; return its verdict, or None when the job ended here."""
         await self.store.set_job_state(job["id"], "screening")
         prompt = job["params"].get("prompt")
-        if prompt is None or job["params"].get("approved_by"):
+        if prompt is None or job["params"].get("approved"):
             await self.store.set_job_state(job["id"], "queued")
             return Verdict("allow")
         data = await self._with_retries(
@@ -263,6 +264,10 @@ def _age_restricted(job: dict) -> bool:
 
 
 def _summary(reply: dict) -> dict:
-    """Return what the store keeps of a reply: everything but the output bytes."""
-    outputs = [{k: v for k, v in o.items() if k != "data"} for o in reply.get("outputs", [])]
+    """Return what the store keeps of a reply: everything but the output bytes, with personal
+    information redacted from generated text."""
+    outputs = [
+        {k: redact(v) if k == "text" else v for k, v in o.items() if k != "data"}
+        for o in reply.get("outputs", [])
+    ]
     return {**{k: v for k, v in reply.items() if k != "outputs"}, "outputs": outputs}

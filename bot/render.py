@@ -53,20 +53,21 @@ def _quote(text: str, limit: int = 200) -> str:
 
 
 def image_buttons(job_id: int) -> tuple[Button, ...]:
-    """Return the buttons under a 2×2 grid: re-roll, V1–V4, U1–U4, report, delete."""
+    """Return the buttons under a 2×2 grid: V1–V4, U1–U4, re-roll, 👍 👎, report, delete."""
     row0 = [Button(f"V{k + 1}", f"gen:var:{job_id}:{k}", row=0) for k in range(4)]
     row1 = [Button(f"U{k + 1}", f"gen:up:{job_id}:{k}", row=1) for k in range(4)]
-    row2 = [
-        Button("🔄", f"gen:reroll:{job_id}", "primary", 2),
-        Button("🚩", report_id(job_id), "secondary", 2),
-        Button("🗑", f"gen:del:{job_id}", "danger", 2),
-    ]
+    row2 = [Button("🔄", f"gen:reroll:{job_id}", "primary", 2), *simple_buttons(job_id, row=2)]
     return (*row0, *row1, *row2)
 
 
-def simple_buttons(job_id: int) -> tuple[Button, ...]:
-    """Return report and delete, for results that have nothing to vary."""
-    return (Button("🚩", report_id(job_id)), Button("🗑", f"gen:del:{job_id}", "danger"))
+def simple_buttons(job_id: int, row: int = 0) -> tuple[Button, ...]:
+    """Return 👍 👎 (the community's ratings, which fine-tuning reads), report and delete."""
+    return (
+        Button("👍", f"gen:like:{job_id}", row=row),
+        Button("👎", f"gen:dislike:{job_id}", row=row),
+        Button("🚩", report_id(job_id), row=row),
+        Button("🗑", f"gen:del:{job_id}", "danger", row),
+    )
 
 
 def chunk(text: str, limit: int) -> list[str]:
@@ -88,6 +89,8 @@ def result(job: dict, reply: dict) -> Rendered:
     command, params = job["command"], job["params"]
     head = f"**{_quote(params.get('prompt', command))}** · seed {job['seed']} · {marker(job['id'])}"
     head = f"<@{job['user']}> {head}"
+    if params.get("redacted"):
+        head += "\n-# 🔒 Personal information was removed from the prompt before it was kept."
     if reply.get("withheld"):
         head += f"\n-# {reply['withheld']['count']} output(s) withheld by moderation."
     outputs = reply["outputs"]

@@ -92,6 +92,16 @@ def _parse_urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
+def _parse_days(raw: str) -> float:
+    try:
+        days = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number of days, got {raw!r}") from None
+    if not 1 <= days <= 3650:
+        raise ValueError(f"retention must be between 1 and 3650 days, got {raw!r}")
+    return days
+
+
 def _parse_device(raw: str) -> str:
     device = raw.strip().lower()
     if device in ("auto", "cpu", "cuda", "mps") or (
@@ -157,6 +167,12 @@ class BotSettings:
         "GENBOT_DEV_GUILD_ID", _parse_snowflake, None, "Sync slash commands to this guild only."
     )
     log_level: str = setting("GENBOT_LOG_LEVEL", _parse_log_level, "INFO", "Logging level.")
+    retention_days: float = setting(
+        "GENBOT_RETENTION_DAYS",
+        _parse_days,
+        30.0,
+        "Days prompts, results and their verdicts are kept; a pseudonymous decision log stays.",
+    )
 
     @classmethod
     def from_env(cls, mapping: Mapping[str, str]) -> BotSettings:

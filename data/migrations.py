@@ -169,6 +169,57 @@ def bot_ledger(db: Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+@MIGRATIONS(name="0004_privacy_and_community")
+def privacy_and_community(db: Database) -> None:
+    """Add the community dataset, the pseudonymous decision log kept after retention, the
+    gallery channel, and a reporter column (a review's note no longer names the reporter)."""
+    db["community_items"].create(
+        {
+            "id": int,
+            "job": int,
+            "tile": int,
+            "guild": int,
+            "user": int,
+            "family": str,
+            "prompt": str,
+            "text": str,
+            "image_png": bytes,
+            "approved_at": float,
+            "approved_by": int,
+            "gallery_message_id": int,
+            # Ratings of a job whose rows retention purged, kept here so the dataset keeps them.
+            "up_archived": int,
+            "down_archived": int,
+        },
+        pk="id",
+        not_null=["job", "tile", "user", "family", "prompt", "approved_at"],
+        defaults={"up_archived": 0, "down_archived": 0},
+    )
+    db["community_items"].create_index(["job", "tile"], unique=True)
+    db["community_items"].create_index(["user"])
+    # One row per screened item, kept after the job's own rows are purged: no text, no Discord
+    # user id (a salted hash of it), so moderators keep their statistics and nobody their data.
+    db["decision_log"].create(
+        {
+            "id": int,
+            "day": str,
+            "guild": int,
+            "user_hash": str,
+            "command": str,
+            "direction": str,
+            "action": str,
+            "label": str,
+        },
+        pk="id",
+        not_null=["day", "user_hash", "command", "direction", "action"],
+    )
+    db["decision_log"].create_index(["guild", "day"])
+    db["decision_log"].create_index(["user_hash"])
+    db["guild_policies"].add_column("gallery_channel", int)
+    db["reviews"].add_column("reporter", int)
+    db["jobs"].create_index(["created_at"])
+
+
 def apply(db: Database) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
     pending = [m.name for m in MIGRATIONS.pending(db)]

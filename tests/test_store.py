@@ -182,6 +182,8 @@ def test_export_then_forget_leaves_no_row_of_the_user(store):
         "feedback": 2,
         "verdicts": 1,
         "reviews": 1,
+        "community_items": 0,
+        "acted_in": 0,
     }
     store.forget_user(7)
     assert all(not rows for rows in store.export_user(7).values())

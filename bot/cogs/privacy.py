@@ -36,7 +36,8 @@ async def consent(interaction: discord.Interaction, choice: str) -> None:
 
 @privacy.command(name="export", description="Everything stored about you, as a JSON file")
 async def export(interaction: discord.Interaction) -> None:
-    data = await interaction.client.store.export_user(interaction.user.id)
+    bot = interaction.client
+    data = await bot.store.export_user(interaction.user.id, bot.user_hash(interaction.user.id))
     for job in data.get("jobs", []):
         job.pop("interaction_token", None)  # a live credential, not personal data
     blob = json.dumps(data, indent=2, sort_keys=True, default=str).encode()
@@ -49,8 +50,9 @@ async def export(interaction: discord.Interaction) -> None:
 async def forget(interaction: discord.Interaction) -> None:
     await say(
         interaction,
-        "This deletes your jobs, verdicts, strikes, appeals, consent and ratings on this bot, "
-        "everywhere. Results already posted stay in their channels (delete them with 🗑).",
+        "This deletes your jobs, verdicts, strikes, appeals, consent, ratings, approved gallery "
+        "items and your entries in the decision log on this bot, everywhere. "
+        "Results already posted stay in their channels (delete them with 🗑).",
         view=ConfirmForget(interaction.user.id),
     )
 

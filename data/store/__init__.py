@@ -32,9 +32,11 @@ from data.store.base import (
     StoreError,
     _explain,
 )
+from data.store.community import CommunityTables
 from data.store.jobs import JobTables
 from data.store.moderation import ModerationTables
 from data.store.people import PeopleTables
+from data.store.retention import RetentionTables
 
 __all__ = [
     "ACTIONS",
@@ -52,7 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(JobTables, ModerationTables, PeopleTables):
+class Store(JobTables, ModerationTables, PeopleTables, CommunityTables, RetentionTables):
     """Synchronous access to the genbot SQLite database at `path`."""
 
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:

@@ -29,7 +29,19 @@ USER_TABLES = {
     "appeals": "user",
     "consent": "user",
     "feedback": "user",
+    "community_items": "user",
 }
+# Columns naming a person who acted (a moderator, a reporter) on rows that are not about them:
+# forgetting that person empties the column and keeps the row, which belongs to the guild.
+ACTOR_COLUMNS = (
+    ("reviews", "resolved_by"),
+    ("reviews", "reporter"),
+    ("appeals", "resolved_by"),
+    ("guild_rules", "created_by"),
+    ("image_denylist", "created_by"),
+    ("guild_policies", "updated_by"),
+    ("community_items", "approved_by"),
+)
 _JSON_COLUMNS = {"params", "reasons", "scores", "model_versions", "overrides", "limits", "result"}
 # Tables whose rows hang off a job: forgetting a user deletes their rows through the user's jobs.
 JOB_TABLES = ("verdicts", "feedback", "appeals", "reviews")

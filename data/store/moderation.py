@@ -63,6 +63,7 @@ class ModerationTables:
         review_channel: int | None,
         updated_by: int | None,
         limits: dict | None = None,
+        gallery_channel: int | None = None,
     ) -> None:
         """Create or replace the guild's policy row."""
         row = {
@@ -72,6 +73,7 @@ class ModerationTables:
             "overrides": json.dumps(overrides, sort_keys=True),
             "shadow": int(shadow),
             "review_channel": review_channel,
+            "gallery_channel": gallery_channel,
             "updated_at": self.clock(),
             "updated_by": updated_by,
         }
@@ -169,9 +171,12 @@ class ModerationTables:
 
     # --- reviews, moderation log and stats ---------------------------------------------------
 
-    def add_review(self, *, job_id: int, guild: int | None, kind: str, note: str) -> int:
+    def add_review(
+        self, *, job_id: int, guild: int | None, kind: str, note: str, reporter: int | None = None
+    ) -> int:
         """Queue an item for moderators (a held output or a user's report); return its id."""
         row = {"job": job_id, "guild": guild, "kind": kind, "note": note, "state": "pending"}
+        row["reporter"] = reporter
         return self.db["reviews"].insert({**row, "created_at": self.clock()}).last_pk
 
     def get_review(self, review_id: int) -> dict[str, Any] | None:

@@ -1,10 +1,11 @@
-"""SQL about people: consent, feedback, and a user's export and deletion."""
+"""SQL about people: consent, feedback, and a user's export and deletion across every table."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from data.store.base import JOB_TABLES, USER_TABLES, _decode
+from data.store.base import ACTOR_COLUMNS, JOB_TABLES, USER_TABLES, _decode
 
 
 class PeopleTables:
@@ -38,27 +39,52 @@ class PeopleTables:
 
     # --- privacy ----------------------------------------------------------------------------
 
-    def export_user(self, user: int) -> dict[str, list[dict[str, Any]]]:
-        """Return every row about `user`, per table (verdicts through the user's jobs)."""
+    def export_user(
+        self, user: int, user_hash: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Return every row about `user`, per table: their own rows, rows hanging off their jobs,
+        their pseudonymous decision log (when `user_hash` is given) and the rows where they
+        acted as a moderator or reporter (under `acted_in`)."""
         out = {
             table: [_decode(r) for r in self.db[table].rows_where(f"{column} = ?", [user])]
             for table, column in USER_TABLES.items()
         }
+        for item in out["community_items"]:
+            if item.get("image_png") is not None:
+                item["image_png"] = base64.b64encode(item["image_png"]).decode()
         sql = "SELECT v.* FROM verdicts v JOIN jobs j ON v.job = j.id WHERE j.user = ?"
         out["verdicts"] = [_decode(dict(r)) for r in self.db.query(sql, [user])]
         sql = "SELECT r.* FROM reviews r JOIN jobs j ON r.job = j.id WHERE j.user = ?"
         out["reviews"] = [dict(r) for r in self.db.query(sql, [user])]
+        if user_hash is not None:
+            rows = self.db["decision_log"].rows_where("user_hash = ?", [user_hash])
+            out["decision_log"] = list(rows)
+        out["acted_in"] = [
+            {"table": table, "column": column, **{k: v for k, v in row.items() if k != "image_png"}}
+            for table, column in ACTOR_COLUMNS
+            for row in self.db[table].rows_where(f"{column} = ?", [user])
+        ]
         return out  # type: ignore[return-value]
 
-    def forget_user(self, user: int) -> dict[str, int]:
-        """Delete every row about `user` in one transaction; return the count per table."""
+    def forget_user(self, user: int, user_hash: str | None = None) -> dict[str, int]:
+        """Delete every row about `user` in one transaction (their decision log too, when
+        `user_hash` is given), and empty the columns naming them as a moderator or reporter;
+        return the count per table."""
         counts: dict[str, int] = {}
         with self.db.atomic():
             own_jobs = "SELECT id FROM jobs WHERE user = ?"
             for table in JOB_TABLES:
                 sql = f"DELETE FROM {table} WHERE job IN ({own_jobs})"
                 counts[table] = self.db.execute(sql, [user]).rowcount
+            sql = f"DELETE FROM community_items WHERE job IN ({own_jobs})"
+            counts["community_items"] = self.db.execute(sql, [user]).rowcount
             for table, column in USER_TABLES.items():
                 sql = f"DELETE FROM {table} WHERE {column} = ?"
                 counts[table] = counts.get(table, 0) + self.db.execute(sql, [user]).rowcount
+            if user_hash is not None:
+                sql = "DELETE FROM decision_log WHERE user_hash = ?"
+                counts["decision_log"] = self.db.execute(sql, [user_hash]).rowcount
+            for table, column in ACTOR_COLUMNS:
+                sql = f"UPDATE {table} SET {column} = NULL WHERE {column} = ?"
+                counts[f"{table}.{column}"] = self.db.execute(sql, [user]).rowcount
         return counts

@@ -1,0 +1,82 @@
+"""The community loop end to end, through the bot's own commands: consent, a prompt with
+personal information (redacted before it is stored), 👍 ratings, moderators promoting results
+to the gallery, then `genbot data export-community` on the bot's own store."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from data.community import read_items
+from tests.e2e.world import MODERATOR, World, job_id
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+EMAIL = "ada.lovelace@example.org"
+
+
+async def promote(world: World, mod, job: int, **options) -> str:
+    inter = await world.run("mod", {"job": job, **options}, user=mod, subcommand="gallery promote")
+    return await world.private(inter, 60)
+
+
+async def test_consented_rated_promoted_results_become_the_exported_dataset(world: World, tmp_path):
+    mod, author, shy, fan = world.user(MODERATOR), world.user(), world.user(), world.user()
+    where = await world.run("mod", {"where": world.mods}, user=mod, subcommand="gallery channel")
+    assert "now go to" in await world.private(where)
+    consent = await world.run("privacy", {"choice": "on"}, user=author, subcommand="consent")
+    assert "may be used" in await world.private(consent)
+
+    # A prompt with an email: the requester is told, the store and the model never see it.
+    write = await world.run(
+        "write", {"prompt": f"a sea shanty for {EMAIL}", "max_tokens": 12}, user=author
+    )
+    posted = await world.result(write)
+    text_job = job_id(posted)
+    assert "Personal information was removed" in posted.content and EMAIL not in posted.content
+    [(params,)] = world.job_rows("SELECT params FROM jobs WHERE id = ?", (text_job,))
+    assert EMAIL not in params and "[email]" in params
+    await asyncio.sleep(2.1)  # the default cooldown
+    image_job = job_id(
+        await world.result(await world.run("imagine", {"prompt": "a red kite"}, user=author))
+    )
+    other_job = job_id(
+        await world.result(await world.run("imagine", {"prompt": "a blue boat"}, user=shy))
+    )
+
+    # Ratings from other members, on the result message's own buttons.
+    for job, like in ((text_job, True), (image_job, True), (image_job, False)):
+        [message] = world.channel_posts(world.general, job)
+        button = f"gen:{'like' if like else 'dislike'}:{job}"
+        assert button in message.custom_ids()
+        click = await world.fake.click(message, button, user=fan if like else shy)
+        assert "Thanks for rating" in await world.private(click)
+
+    assert "1 item(s) added" in await promote(world, mod, text_job)
+    assert "1 item(s) added" in await promote(world, mod, image_job, tile=2)
+    assert "has not consented" in await promote(world, mod, other_job)
+    gallery = [m for m in world.fake.messages(world.mods) if m.content.startswith("🖼 Gallery")]
+    assert len(gallery) == 3
+
+    out = tmp_path / "export"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "data", "export-community", "--out", str(out)],
+        env={"GENBOT_HOME": str(world.home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 items (gan 1, text 1)" in done.stdout
+    items = {i.family: i for i in read_items(out)}
+    assert EMAIL not in (out / "community.jsonl").read_text()
+    assert items["text"].prompt == "a sea shanty for [email]" and items["text"].up == 1
+    assert (items["gan"].up, items["gan"].down) == (1, 1)
+    assert Image.open(io.BytesIO(items["gan"].image_png)).mode == "RGB"
+    assert str(author.id) not in (out / "community.jsonl").read_text()
+    sheet = (out / "DATASHEET.md").read_text()
+    assert "2 items from 1 server(s): gan 1, text 1" in sheet
