@@ -225,14 +225,20 @@ class Actions:
 
     async def _apply_review(self, review: dict, job: dict, state: str) -> str:
         if review["kind"] == "report":
-            if state == "rejected" and job.get("posted_message_id"):
+            if state != "rejected":
+                return "Report dismissed."
+            # An upheld report is misuse: a strike, so that repeated misuse pauses the member
+            # like repeatedly refused prompts do.
+            await self.store.add_strike(
+                guild=job["guild"] or 0, user=job["user"], label="reported", job_id=job["id"]
+            )
+            if job.get("posted_message_id"):
                 channel = await self.bot.delivery.channel(
                     job["posted_channel_id"] or job["channel"]
                 )
                 with contextlib.suppress(discord.HTTPException):
                     await (await channel.fetch_message(job["posted_message_id"])).delete()
-                return f"Report upheld: {render.marker(job['id'])} was removed."
-            return "Report dismissed."
+            return f"Report upheld: {render.marker(job['id'])} was removed and its author struck."
         if state == "rejected":
             return f"Rejected: {render.marker(job['id'])} will not be posted."
         config = await self.bot.guild_config(job["guild"])

@@ -80,3 +80,35 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
     assert str(author.id) not in (out / "community.jsonl").read_text()
     sheet = (out / "DATASHEET.md").read_text()
     assert "2 items from 1 server(s): gan 1, text 1" in sheet
+
+
+async def test_an_upheld_report_removes_the_result_and_strikes_its_author(world: World):
+    mod, author, reader = world.user(MODERATOR), world.user(), world.user()
+    setting = {"key": "review_channel", "value": str(world.mods)}
+    assert "Set" in await world.private(
+        await world.run("mod", setting, user=mod, subcommand="policy set")
+    )
+    message = await world.result(await world.run("imagine", {"prompt": "a kite"}, user=author))
+    job = job_id(message)
+    report = await world.fake.click(message, f"gen:report:{job}", user=reader)
+    assert "moderators will look" in await world.private(report)
+    item = await world.wait(
+        lambda: next(
+            (
+                m
+                for m in world.fake.messages(world.mods)
+                if "**report** #" in m.content and f"job {job} " in m.content
+            ),
+            None,
+        )
+    )
+    assert str(reader.id) not in item.content  # the reporter stays anonymous to everyone
+    upheld = await world.fake.click(
+        item, next(c for c in item.custom_ids() if "reject" in c), user=mod
+    )
+    assert "Report upheld" in await world.private(upheld, 60)
+    assert message.deleted
+    rows = world.job_rows("SELECT label FROM strikes WHERE user = ?", (author.id,))
+    assert rows == [("reported",)]
+    [(reporter,)] = world.job_rows("SELECT reporter FROM reviews WHERE job = ?", (job,))
+    assert reporter == reader.id
