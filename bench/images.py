@@ -3,12 +3,14 @@
     .venv/bin/python bench/images.py [--repeats 5]
 
 Times the model call alone (prompt embeddings computed beforehand) and the whole /imagine path
-(MiniLM embedding + generation + PNG encoding with provenance), side by side.
+(MiniLM embedding + generation + enlarging to 256 px + watermark + PNG encoding with
+provenance), side by side; then the watermark's embedding next to the PNG encoding it precedes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -22,10 +24,13 @@ import torch
 
 from data import checkpoints
 from generators import image_api
+from generators.images import grid, png_bytes, to_uint8
 from generators.models import gan, vae
 from generators.schema import ImageRequest
 from generators.service.engine import DEFAULT_CHECKPOINTS
 from generators.text_encoder import shared_encoder
+from moderation import watermark
+from moderation.provenance import Marker
 
 
 def timed(fn, repeats: int) -> float:
@@ -43,6 +48,21 @@ def load(module, path: Path):
     return module.from_export(checkpoints.config_from(blob, module.Config), blob["state_dict"])
 
 
+def provenance_rows(images: torch.Tensor, repeats: int) -> list[tuple[str, int, float]]:
+    """Return the timings of a 256-px tile's and a 2×2 grid's watermark and PNG encoding."""
+    factor = watermark.enlargement(images.shape[-1])
+    tile = to_uint8(images[:1])[0].repeat(factor, 0).repeat(factor, 1)
+    sheet = grid(images, 2, pad=watermark.GRID_PAD * factor, scale=factor)
+    rows = []
+    for name, pixels in ((f"{tile.shape[0]}-px tile", tile), (f"{sheet.shape[0]}-px grid", sheet)):
+        embed = functools.partial(watermark.embed, pixels, b"bench-secret", "00c0ffee")
+        rows.append(
+            (f"PNG encode, {name}", 1, timed(functools.partial(png_bytes, pixels), repeats))
+        )
+        rows.append((f"watermark embed, {name}", 1, timed(embed, repeats)))
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
@@ -52,6 +72,7 @@ def main(argv=None) -> None:
         gan_path = gan_path.parent.with_name("gan-emoji-wip") / "model.pt"
     g, v = load(gan, gan_path), load(vae, DEFAULT_CHECKPOINTS["vae"])
     encoder = shared_encoder()
+    marker = Marker(b"bench-install-secret")
     one = torch.as_tensor(encoder.encode(["red heart"]))
     many = torch.as_tensor(encoder.encode([f"prompt {k}" for k in range(64)]))
     rows = [
@@ -69,7 +90,9 @@ def main(argv=None) -> None:
             "/imagine path, 4 images",
             4,
             timed(
-                lambda: image_api.imagine(g, encoder.encode, ImageRequest("red heart", 4, 0)),
+                lambda: image_api.imagine(
+                    g, encoder.encode, ImageRequest("red heart", 4, 0), marker=marker
+                ),
                 args.repeats,
             ),
         ),
@@ -87,6 +110,7 @@ def main(argv=None) -> None:
             timed(lambda: vae.variations(v, pixels, 1, 0.5, torch.Generator()), args.repeats),
         ),
     ]
+    rows += provenance_rows(gan.generate(g, many[:4], 1, torch.Generator()), args.repeats)
     print(f"CPU threads {torch.get_num_threads()}, torch {torch.__version__}")
     print(f"{'what':<34}{'seconds':>10}{'ms / image':>12}")
     for name, n, seconds in rows:

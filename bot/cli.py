@@ -27,6 +27,12 @@ from data.store import StoreError
 
 log = logging.getLogger(__name__)
 STATUS_MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+# `genbot audit generation --family F`: the module whose run_audit audits family F.
+AUDITS = {
+    "gan": "generators.audit_images",
+    "text": "generators.audit_text",
+    "music": "generators.audit_music",
+}
 
 
 def prepare_home(env: Mapping[str, str], home: Path) -> Path:
@@ -84,13 +90,49 @@ def cmd_moderate(args: argparse.Namespace, bot: BotSettings, service: ServiceSet
     return 0
 
 
+def cmd_verify(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
+    """Say whether a file came from this install, and its job; exit 0 yes, 1 no, 2 unreadable."""
+    from bot.provenance import verify_file
+    from moderation.verification import VerifyError
+
+    try:
+        finding, store = verify_file(Path(args.file), bot.home)
+    except VerifyError as exc:
+        print(f"genbot: error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"file": args.file, "store": store and str(store), **finding.to_json()}))
+    else:
+        print(finding.summary(str(store) if store else None))
+        print("\n".join(f"  {line}" for line in finding.evidence))
+    return 0 if finding.from_install else 1
+
+
 def cmd_audit(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:
     """Run a bias audit; write JSON + PNG under GENBOT_HOME/reports and print a summary."""
-    from moderation.audit_report import run_moderation_audit
-
     out = Path(args.out) if args.out else bot.home / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    for line in run_moderation_audit(service, args.policy, args.direction, out):
+    if args.target == "generation" and args.family is None:
+        print(
+            "genbot: error: `genbot audit generation` needs --family gan|text|music",
+            file=sys.stderr,
+        )
+        return 2
+    if args.target == "generation":
+        import importlib
+
+        module = importlib.import_module(AUDITS[args.family])
+        options = {"checkpoint": args.checkpoint, "seed": args.seed, "dry_run": args.dry_run}
+        lines = module.run_audit(service, out, args.samples, **options)
+    elif args.target == "data":
+        from data.representation import run_audit
+
+        lines = run_audit(bot.home, out)
+    else:
+        from moderation.audit_report import run_moderation_audit
+
+        lines = run_moderation_audit(service, args.policy, args.direction, out)
+    for line in lines:
         print(line)
     return 0
 
@@ -220,10 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--age-restricted", action="store_true", help="the channel is age-restricted")
     p.set_defaults(handler=cmd_moderate)
 
+    p = sub.add_parser("verify", help="did this install make a file? (image, WAV, MIDI or ABC)")
+    p.add_argument("file", metavar="FILE", help="the file to check")
+    p.add_argument("--json", action="store_true", help="print the finding as JSON")
+    p.set_defaults(handler=cmd_verify)
+
     p = sub.add_parser("audit", help="bias audits: writes JSON + PNG under GENBOT_HOME/reports")
-    p.add_argument("target", choices=["moderation"], help="what to audit")
+    p.add_argument(
+        "target",
+        choices=["moderation", "generation", "data"],
+        help="moderation: the moderator; generation: a generator (--family); data: training sets",
+    )
     p.add_argument("--policy", default="pg13", choices=["kids", "pg13", "adult"])
     p.add_argument("--direction", default="prompt", choices=["prompt", "output"])
+    p.add_argument("--family", choices=list(AUDITS), help="generation: gan, text or music")
+    p.add_argument("--samples", type=int, help="generation: samples per prompt")
+    p.add_argument("--checkpoint", help="generation: the model (default: the shipped one)")
+    p.add_argument("--seed", type=int, default=0, help="generation: the first sampling seed")
+    p.add_argument("--dry-run", action="store_true", help="generation: a tiny untrained model")
     p.add_argument("--out", help="folder for the report (default GENBOT_HOME/reports)")
     p.set_defaults(handler=cmd_audit)
 

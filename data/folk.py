@@ -116,6 +116,14 @@ def normalise_key(raw: str) -> str | None:
     return note + accidental + suffix
 
 
+def mode_of(key: str) -> str:
+    """Return the mode of a normalised key ("Am" minor, "Ador" dorian, "D" major)."""
+    for suffix, mode in (("dor", "dorian"), ("mix", "mixolydian"), ("m", "minor")):
+        if key.endswith(suffix):
+            return mode
+    return "major"
+
+
 def normalise_rhythm(raw: str) -> str:
     """Return the rhythm family of an `R:` value (`other` when it is none we know)."""
     return RHYTHMS.get(" ".join(raw.lower().replace("-", " ").split()), "other")

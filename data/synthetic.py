@@ -4,6 +4,9 @@ For tests and `--dry-run`s: no files, no downloads, deterministic for a seed."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 import numpy as np
 
 COLOURS = {
@@ -65,3 +68,32 @@ def tunes(n: int = 16, seed: int = 0) -> list:
             )
         )
     return out
+
+
+SUBJECTS = ("The lighthouse", "A small fox", "Our garden", "The old train", "A paper boat")
+ENDINGS = ("hums at dawn.", "waits for the tide.", "remembers every friend.", "glows in the rain.")
+
+
+def community_items(family: str, n: int = 40, seed: int = 0) -> list:
+    """Return n made-up approved community items of `family` (32-pixel shapes for gan and vae,
+    short sayings after a prompt for text), every seventh rated down, for tests and dry runs."""
+    from PIL import Image
+
+    from data.community import CommunityItem
+
+    images, captions = shapes(n, size=32, seed=seed) if family in ("gan", "vae") else (None, None)
+    items = []
+    for k in range(n):
+        key = hashlib.sha256(f"{family}-{seed}-{k}".encode()).hexdigest()[:16]
+        fields = {"id": key, "family": family, "approved_at": "2026-01-01", "guild": "synthetic"}
+        up, down = (0, 2) if k % 7 == 6 else (1 + k % 3, 0)
+        if images is not None:
+            buffer = io.BytesIO()
+            Image.fromarray(images[k]).save(buffer, format="PNG")
+            fields.update(prompt=captions[k], image_png=buffer.getvalue())
+        else:
+            subject = SUBJECTS[k % len(SUBJECTS)]
+            ending = ENDINGS[(k // len(SUBJECTS)) % len(ENDINGS)]
+            fields.update(prompt=f"Tell me about {subject.lower()}.", text=f"{subject} {ending}")
+        items.append(CommunityItem(**fields, up=up, down=down))
+    return items

@@ -38,7 +38,7 @@ CPU; the packaged default for `/write` stays SmolLM2-135M-Instruct.
 | held-out perplexity (per BPE token) | {ppl_valid:.1f} |
 | unigram baseline perplexity (token frequencies of the training quotes) | {ppl_unigram:.1f} |
 | training-quote perplexity (a gap to held-out shows memorisation) | {ppl_train:.1f} |
-| samples that repeat a training quote of 40+ characters verbatim | {verbatim} of {sampled} |
+| samples that repeat a training quote verbatim | see Memorisation (1,000 samples) |
 
 ## Samples (temperature 0.9, seed 1234)
 

@@ -186,6 +186,10 @@ def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
         from generators import eval_music
 
         return eval_music.main(argv[1:], home)
+    if argv and argv[0] == "memorisation":
+        from generators import eval_memorisation
+
+        return eval_memorisation.main(argv[1:], home)
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     module = family(args.family)

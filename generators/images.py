@@ -21,6 +21,11 @@ def grid(images: Any, columns: int, pad: int = 2, scale: int = 1) -> np.ndarray:
     tiles = to_uint8(images)
     if scale > 1:
         tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
+    return arrange(tiles, columns, pad)
+
+
+def arrange(tiles: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
+    """Return (N, H, W, 3) uint8 tiles laid out `columns` per row on white, `pad` px apart."""
     n, h, w, _ = tiles.shape
     rows = -(-n // columns)
     canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, dtype=np.uint8)
@@ -51,7 +56,8 @@ def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
     for key, value in (text or {}).items():
         info.add_text(key, str(value))
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", pnginfo=info, optimize=True)
+    # optimize=True measured 4x slower and no smaller on 256-px tiles than the default level 6.
+    Image.fromarray(image).save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 

@@ -2,6 +2,7 @@
 
     genbot train gan --preset small --epochs 60
     genbot train vae --preset tiny --dry-run          # 2 steps on synthetic data, seconds
+    genbot train text --finetune-from DIR --data EXPORT   # community fine-tune (finetune.py)
 
 Progress bar with live losses; a resumable checkpoint every N steps, at each epoch's end and on
 Ctrl-C (`--resume` continues from it); a sample grid PNG per epoch for fixed prompts; loss
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +212,11 @@ def parse_sets(pairs: list[str], config: Any) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of `genbot train`."""
-    p = argparse.ArgumentParser(prog="genbot train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="genbot train",
+        description=__doc__.split("\n\n")[0],
+        epilog="fine-tuning: genbot train FAMILY --finetune-from CKPT --data EXPORT --help",
+    )
     p.add_argument("family", choices=sorted(FAMILIES))
     p.add_argument("--preset", default="small")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -244,6 +250,10 @@ def resolve_device(name: str) -> str:
 
 def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     """Train a family; return the exit status (130 after Ctrl-C, with a checkpoint saved)."""
+    from generators import finetune
+
+    if finetune.wants_finetune(sys.argv[1:] if argv is None else argv):
+        return finetune.main(argv, home)
     args = build_parser().parse_args(argv)
     module = family(args.family)
     if args.preset not in module.PRESETS:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from moderation import bias_report
 from moderation.audit import audit, chart
 from moderation.policy import policy_for
 from moderation.scorers.rules import RuleSet
@@ -48,7 +48,14 @@ def run_moderation_audit(settings: Any, preset: str, direction: str, out: Path) 
         "variants": {n: {k: r[k] for k, _ in COLUMNS} for n, r in reports.items()},
         **main,
     }
-    (out / "moderation-audit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    headline = [
+        f"policy {preset}, {direction}s, {main['statements']} statements: max |FPR gap| "
+        f"{main['max_abs_fped_gap']:.3f} (target 0.05), FPR {main['fpr_overall']:.3f}, recall "
+        f"{main['recall_overall']:.3f}, identity-only blocked {main['identity_only_blocked']:.1%}",
+        "worst terms by FPR gap: "
+        + ", ".join(f"{r['term']} ({r['fped_gap']:+.3f})" for r in main["worst_terms"][:3]),
+    ]
+    bias_report.save(out, "moderation-audit", summary, "Moderation bias", headline)
     chart(main, out / "moderation-audit.png", baseline=reports["without counterfactual"])
     yield (
         f"{main['statements']} statements: {main['terms']} identity terms x "

@@ -74,6 +74,16 @@ PATTERN = re.compile(
 )
 
 
+def term_of(form: str) -> Term | None:
+    """Return the identity term a written form belongs to ("women" -> woman, "muslims" ->
+    muslim), or None for a word that is not one."""
+    form = form.lower()
+    for term in TERMS:
+        if form in (term.text, term.plural, term.text + "s"):
+            return term
+    return None
+
+
 def mentions(text: str) -> list[str]:
     """Return the identity terms (as written, lower-cased) that `text` mentions."""
     return [m.group(1).lower() for m in PATTERN.finditer(text)]

@@ -15,7 +15,9 @@ DETOXIFY_LABELS = (
 # Labels Detoxify lacks, scored by our rules and detectors.
 RULE_LABELS = ("self_harm", "sexual_minors", "pii", "spam")
 IMAGE_LABELS = ("image_denylisted", "image_nsfw", "image_out_of_distribution")
-LABELS = DETOXIFY_LABELS + RULE_LABELS + IMAGE_LABELS
+# An output repeating the private (community-contributed) data its model was fine-tuned on.
+PRIVACY_LABELS = ("memorised",)
+LABELS = DETOXIFY_LABELS + RULE_LABELS + IMAGE_LABELS + PRIVACY_LABELS
 
 # What a refusal says about each label: "Your prompt was refused because it looks like ...".
 PLAIN_WORDS = {
@@ -34,6 +36,8 @@ PLAIN_WORDS = {
     "image_denylisted": "an image that this server's moderators have banned",
     "image_nsfw": "an image that looks not safe for work",
     "image_out_of_distribution": "an image unlike anything this model can work with",
+    "memorised": "a copy of private, community-contributed training data (held to protect "
+    "the people who shared it)",
     "scorer_failure": "something our safety checks could not judge (a moderator will look)",
 }
 
@@ -56,6 +60,7 @@ CATEGORY_MAP: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "image_denylisted": ((), ()),
     "image_nsfw": (("sexual",), ("S12 Sexual Content",)),
     "image_out_of_distribution": ((), ()),
+    "memorised": ((), ()),  # training-data privacy: neither taxonomy has it
 }
 
 # Categories of those taxonomies that no genbot label covers.

@@ -6,7 +6,8 @@ Presets: `kids`, `pg13` (default) and `adult` (only in age-restricted channels; 
 move merely because an identity term is present, the score that counts is the score of the same
 text with its identity terms swapped for neutral words. An identity term alone can then neither
 make a statement toxic ("I am a gay Muslim woman") nor excuse one; targeted attacks on a group
-are caught by rules, which the swap does not touch.
+are caught by rules, which the swap does not touch. An output that repeats private training data
+(`memorised`) is held in every preset, whatever the overrides or shadow mode.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ IDENTITY_SENSITIVE = frozenset(
 )
 # Scorers whose scores are learned (and so may carry identity bias); rule hits are deliberate.
 LEARNED_SOURCES = frozenset({"lexical", "detoxify"})
+# Outputs repeating private training data are held in every preset, whatever a guild's
+# overrides or shadow mode say: the privacy of the people who shared it is not a guild's to waive.
+ALWAYS_HELD = frozenset({"memorised"})
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,14 @@ _PG13_PROMPT = {
 _PG13_OUTPUT = {
     **_PG13_PROMPT,
     "toxicity": (0.60, 0.90), "obscene": (0.60, 0.90), "insult": (0.60, 0.90),
-    "pii": (0.50, 0.80),
+    "pii": (0.50, 0.80), "memorised": (0.50, NEVER),
 }  # fmt: skip
 _KIDS = {
     label: (round(f * 0.6, 3), round(min(b, 1.0) * 0.75, 3))
     for label, (f, b) in _PG13_OUTPUT.items()
 }
 _KIDS["sexual_minors"] = (0.20, 0.30)
+_KIDS["memorised"] = _PG13_OUTPUT["memorised"]
 _ADULT_RELAXED = {"obscene": (0.95, NEVER), "sexual_explicit": (0.90, NEVER),
                   "toxicity": (0.90, 0.99), "insult": (0.90, 0.99)}  # fmt: skip
 
@@ -228,6 +233,8 @@ def decide(
     reasons, action = [], "allow"
     for label, item in best.items():
         limits = policy.thresholds(direction, label)
+        if label in ALWAYS_HELD and direction == "output":
+            limits = Thresholds(*_PG13_OUTPUT[label])
         if item.score >= limits.block:
             action = "block"
         elif item.score >= limits.flag and action == "allow":
@@ -245,7 +252,8 @@ def decide(
     verdict_reasons = tuple(Reason(e.label, e.score, e.span, e.source) for _, _, e in reasons)
     shadow_action = None
     if policy.shadow:
-        shadow_action, action = action, "allow"
+        held = any(e.label in ALWAYS_HELD for _, _, e in reasons)
+        shadow_action, action = action, "flag" if held else "allow"
     return Verdict(
         action=action,
         reasons=verdict_reasons,

@@ -106,12 +106,15 @@ class Screener:
         direction: str,
         policy: Policy,
         guild_rules: Iterable[Rule] = (),
+        extra: Sequence[Sequence[Evidence]] = (),
     ) -> list[Verdict]:
-        """Return one verdict per text, in order."""
+        """Return one verdict per text, in order. `extra`: evidence found outside the scorers,
+        per text (the memorisation guard's, for outputs of a model with a private index)."""
         rules = self._rules_for(tuple(guild_rules))
         items = [self._prepare(t) for t in texts]
-        for item in items:
+        for item, found in zip(items, extra or [()] * len(items), strict=True):
             self._find(item, rules)
+            item.evidence.extend(found)
         learned, failed = self._score_learned([item.views for item in items])
         for item, best in zip(items, learned, strict=True):
             item.evidence.extend(best.values())
@@ -136,8 +139,10 @@ class Screener:
         direction: str,
         policy: Policy,
         denylist: Sequence[str] = (),
+        extra: Sequence[Sequence[Evidence]] = (),
     ) -> list[Verdict]:
-        """Return one verdict per (already safely decoded) image, in order."""
+        """Return one verdict per (already safely decoded) image, in order; `extra` as for
+        `screen`."""
         failed = [n for n in self.failed_to_load if n == self.images.name]
         scored: list[dict[str, float]] = [{} for _ in images]
         if not failed:
@@ -148,13 +153,14 @@ class Screener:
                 failed = [self.images.name]
         return [
             decide(
-                [Evidence(label, value, self.images.name) for label, value in scores.items()],
+                [Evidence(label, value, self.images.name) for label, value in scores.items()]
+                + list(found),
                 policy,
                 direction,
                 failed=tuple(failed),
                 model_versions=self.model_versions,
             )
-            for scores in scored
+            for scores, found in zip(scored, extra or [()] * len(scored), strict=True)
         ]
 
     def _rules_for(self, guild_rules: tuple[Rule, ...]) -> RuleSet:

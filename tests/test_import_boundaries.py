@@ -17,6 +17,7 @@ import bot, moderation
 names = [m.name for m in pkgutil.walk_packages(bot.__path__, "bot.")]
 names += [m.name for m in pkgutil.walk_packages(moderation.__path__, "moderation.")]
 names += ["data.store", "data.migrations", "data.emoji", "data.synthetic", "data.checkpoints"]
+names += ["data.representation"]
 names += ["generators.schema", "generators.registry"]
 for name in names:
     importlib.import_module(name)

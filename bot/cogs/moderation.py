@@ -3,6 +3,7 @@ Visible to Moderate Members by default and checked again on every use."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ from bot.attachments import read_image
 from bot.guilds import save_guild_config
 from bot.limits import DAY_S, LIMIT_RANGES, live_strikes, with_limit
 from bot.views import view_of
+from moderation import bias_report
 from moderation.labels import LABELS
 from moderation.policy import PRESETS
 from moderation.uploads import UploadError
@@ -180,8 +182,15 @@ async def log_(interaction: discord.Interaction) -> None:
     await say(interaction, "\n".join(lines))
 
 
-@mod.command(name="stats", description="Decisions in the last 24 hours")
-async def stats(interaction: discord.Interaction) -> None:
+@mod.command(name="stats", description="Decisions in the last 24 hours, or the bias audits")
+@app_commands.describe(what="decisions: the last 24 hours; bias: the latest bias audits' figures")
+@app_commands.choices(what=[app_commands.Choice(name=w, value=w) for w in ("decisions", "bias")])
+async def stats(interaction: discord.Interaction, what: str = "decisions") -> None:
+    if what == "bias":
+        reports = _bot(interaction).settings.home / "reports"
+        for message in await asyncio.to_thread(bias_report.summary_messages, reports):
+            await say(interaction, message)
+        return
     counts = await _bot(interaction).store.moderation_stats(
         interaction.guild_id, time.time() - DAY_S
     )

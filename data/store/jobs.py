@@ -152,3 +152,28 @@ class JobTables:
     def set_meta(self, key: str, value: str) -> None:
         """Store a process value."""
         self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    def job_for_mark(self, mark: str, max_bit_errors: int = 0) -> dict[str, Any] | None:
+        """Return the first job whose result has an output with provenance mark `mark` (8 hex
+        digits), or None. With `max_bit_errors`, a mark read from pixels finds the job whose
+        mark is closest, within that many bits (the first job when several are as close)."""
+        found = "json_extract(o.value, '$.mark')"
+        sql = f"SELECT jobs.id, {found} FROM jobs, json_each(jobs.result, '$.outputs') AS o"
+        exact = f"{sql} WHERE {found} = ? ORDER BY jobs.id LIMIT 1"
+        row = self.db.execute(exact, [mark]).fetchone()
+        if row is not None or max_bit_errors <= 0:
+            return self.get_job(row[0]) if row else None
+        near = [
+            (_bits_apart(mark, other), job_id)
+            for job_id, other in self.db.execute(f"{sql} WHERE {found} IS NOT NULL")
+        ]
+        near = [(errors, job_id) for errors, job_id in near if errors <= max_bit_errors]
+        return self.get_job(min(near)[1]) if near else None
+
+
+def _bits_apart(a: str, b: object) -> int:
+    """Return how many bits two hex marks differ in (a large number for malformed ones)."""
+    try:
+        return bin(int(a, 16) ^ int(str(b), 16)).count("1") if len(a) == len(str(b)) else 1 << 16
+    except ValueError:
+        return 1 << 16

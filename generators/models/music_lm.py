@@ -203,6 +203,66 @@ def generate(
     return codec.decode(ids)
 
 
+def _block_step(block: Block, x: torch.Tensor, cache: list[torch.Tensor]) -> torch.Tensor:
+    """Return `block` applied to the newest positions `x` (B, t, C), attending to the keys and
+    values of earlier positions kept in `cache`, which it extends (Block.forward, cached)."""
+    b, t, c = x.shape
+    q, k, v = block.qkv(block.norm1(x)).split(c, dim=2)
+    q, k, v = (z.view(b, t, block.heads, c // block.heads).transpose(1, 2) for z in (q, k, v))
+    first = not cache
+    if cache:
+        k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+    cache[:] = [k, v]
+    attended = F.scaled_dot_product_attention(q, k, v, is_causal=first)
+    x = x + block.proj(attended.transpose(1, 2).reshape(b, t, c))
+    return x + block.mlp(block.norm2(x))
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int, rng: torch.Generator):
+    if temperature <= 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k:
+        cutoff = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < cutoff, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=rng)[:, 0]
+
+
+@torch.inference_mode()
+def generate_batch(
+    model: MusicLM,
+    codec: Codec,
+    headers: list[tuple[str, str, str, str]],
+    rng: torch.Generator,
+    max_new_tokens: int = 400,
+    temperature: float = 1.0,
+    top_k: int = 0,
+) -> list[str]:
+    """Return an ABC body per header, all sampled at once from `rng` with cached keys and
+    values: the distribution of `generate`, far faster for many tunes (not the same draws)."""
+    model.eval()
+    device = next(model.parameters()).device
+    ids = torch.tensor([codec.header(*h) for h in headers], device=device)
+    caches: list[list[torch.Tensor]] = [[] for _ in model.blocks]
+    done, produced, start = torch.zeros(len(headers), dtype=torch.bool), [], 0
+    for _ in range(min(max_new_tokens, model.config.context - ids.shape[1])):
+        x = model.tokens(ids) + model.positions(
+            torch.arange(start, start + ids.shape[1], device=device)
+        )
+        for block, cache in zip(model.blocks, caches, strict=True):
+            x = _block_step(block, x, cache)
+        logits = (model.norm(x[:, -1]) @ model.tokens.weight.T).float().cpu()
+        logits[:, [codec.pad, codec.bos, codec.unk]] = float("-inf")
+        token = _pick(logits, temperature, top_k, rng).masked_fill(done, codec.eos)
+        done |= token == codec.eos
+        produced.append(token)
+        if bool(done.all()):
+            break
+        start, ids = start + ids.shape[1], token[:, None].to(device)
+    rows = torch.stack(produced, 1).tolist() if produced else [[] for _ in headers]
+    return [codec.decode(row[: row.index(codec.eos)] if codec.eos in row else row) for row in rows]
+
+
 def build(config: Config) -> MusicLM:
     """Return a new model for `config` (its vocabulary included)."""
     return MusicLM(config)

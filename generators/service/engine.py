@@ -21,6 +21,7 @@ import numpy as np
 
 from generators.schema import ImageRequest, MusicRequest
 from moderation.policy import Policy
+from moderation.provenance import Marker
 from moderation.screen import Screener
 from moderation.verdict import Verdict
 
@@ -58,6 +59,7 @@ class Loaded:
     source: str
     step: int
     load_seconds: float
+    private: Any = None  # moderation.memorisation.PrivateIndex of a model fine-tuned on one
 
 
 def _worst(verdicts: list[Verdict]) -> Verdict:
@@ -74,11 +76,16 @@ class Engine:
         screener: Screener,
         embed: Callable[[list[str]], np.ndarray],
         home: Path = Path("var"),
+        marker: Marker | None = None,
     ) -> None:
+        from data import install_secret
+
         self.device = device
         self.home = home
         self.screener = screener
         self.embed = embed
+        # Every output's provenance marks are keyed by the install secret (see moderation/).
+        self.marker = marker or Marker(install_secret.load(home))
         self.models: dict[str, Loaded] = {}
         # One thread: model calls run one at a time on the device, never on the event loop.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genbot-engine")
@@ -93,7 +100,7 @@ class Engine:
         started = time.monotonic()
         if family == "text":
             return self._load_text(source, started)
-        module = family_module(family)
+        module, folder = family_module(family), None
         if source == "tiny" or str(source).startswith("random:"):
             preset = "tiny" if source == "tiny" else str(source).split(":", 1)[1]
             torch.manual_seed(0)
@@ -112,16 +119,45 @@ class Engine:
             model = module.from_export(
                 checkpoints.config_from(blob, module.Config), blob["state_dict"]
             )
-            step, where = blob["step"], str(path)
+            step, where, folder = blob["step"], str(path), path.parent
         loaded = Loaded(model.to(self.device).eval(), where, step, time.monotonic() - started)
+        loaded.private = self._private_index(folder)
         self.models[family] = loaded
         return loaded
+
+    def _private_index(self, folder: Path | None) -> Any:
+        """Return the memorisation guard written beside a model (None when there is none)."""
+        from moderation import memorisation
+
+        if folder is None:
+            return None
+        if not memorisation.has_private_index(folder):
+            # Fail closed: a model fine-tuned on community data is never served unguarded.
+            if (folder / "FINETUNE.json").is_file():
+                raise memorisation.PrivateIndexError(
+                    f"{folder}: fine-tuned on community data but its private index is missing"
+                )
+            return None
+        from data import install_secret
+
+        return memorisation.load_private_index(folder, install_secret.load(self.home))
+
+    def _recalled(self, family: str, outputs: list) -> list[list]:
+        """Return per output the memorisation guard's evidence (none without a private index)."""
+        private = self.models[family].private
+        if private is None or not outputs:
+            return []
+        check = private.text_evidence if isinstance(outputs[0], str) else private.image_evidence
+        return [check(output) for output in outputs]
 
     def _load_text(self, source: str | Path | None, started: float) -> Loaded:
         from generators.models import text_lm
 
         lm = text_lm.load(str(source or text_lm.PACKAGED_NAME), self.home, self.device)
         loaded = Loaded(lm, lm.name, 0, time.monotonic() - started)
+        loaded.private = self._private_index(
+            Path(source) if source and Path(source).is_dir() else None
+        )
         self.models["text"] = loaded
         return loaded
 
@@ -166,13 +202,15 @@ class Engine:
         # Server-side too: a client that skipped /v1/moderate still cannot get past it.
         return self._screen_texts(jobs, [j.request.prompt for j in jobs], "prompt")
 
-    def _screen_texts(self, jobs: list[Job], texts: list[str], direction: str) -> list[Verdict]:
-        first = jobs[0]
+    def _screen_texts(
+        self, jobs: list[Job], texts: list[str], direction: str, extra: list | None = None
+    ) -> list[Verdict]:
+        first, extra = jobs[0], extra or [[] for _ in texts]
         if all(j.screening == first.screening for j in jobs):
-            return self.screener.screen(texts, direction, first.policy, first.rules)
+            return self.screener.screen(texts, direction, first.policy, first.rules, extra)
         return [
-            self.screener.screen([text], direction, job.policy, job.rules)[0]
-            for job, text in zip(jobs, texts, strict=True)
+            self.screener.screen([text], direction, job.policy, job.rules, [found])[0]
+            for job, text, found in zip(jobs, texts, extra, strict=True)
         ]
 
     def write(self, requests: list) -> list:
@@ -190,7 +228,8 @@ class Engine:
         results = self.write([jobs[k].request for k in live]) if live else []
         texts = [r.text for r in results]
         done = [jobs[k] for k in live]
-        outputs = self._screen_texts(done, texts, "output") if texts else []
+        recalled = self._recalled("text", texts) if texts else []
+        outputs = self._screen_texts(done, texts, "output", recalled) if texts else []
         for k, result, verdict in zip(live, results, outputs, strict=True):
             reply = {
                 "verdict": _worst([prompts[k], verdict]).to_json(),
@@ -230,7 +269,9 @@ class Engine:
         replies: list[dict] = [_refused(v) for v in prompts]
         tunes = self.compose([jobs[k].request for k in live]) if live else []
         words = [music_render.words(t.abc) for t in tunes]
-        verdicts = self._screen_texts([jobs[k] for k in live], words, "output") if tunes else []
+        recalled = self._recalled("music", [t.abc for t in tunes]) if tunes else []
+        done = [jobs[k] for k in live]
+        verdicts = self._screen_texts(done, words, "output", recalled) if tunes else []
         loaded = self.models["music"]
         name = f"music:{Path(loaded.source).parent.name or 'music'}"
         for k, tune, said, verdict in zip(live, tunes, words, verdicts, strict=True):
@@ -244,8 +285,8 @@ class Engine:
             if verdict.action == "block":
                 replies[k].update(outputs=[], withheld={"count": 1, "why": verdict.explain(said)})
             else:
-                rendering = music_render.render(tune.abc, name, tune.seed)
-                replies[k]["outputs"] = _tune_outputs(tune.abc, rendering, tune.seed)
+                rendering = music_render.render(tune.abc, name, tune.seed, marker=self.marker)
+                replies[k]["outputs"] = _tune_outputs(rendering, tune.seed)
                 replies[k]["notes"] += rendering.notes
         compute_ms = (time.monotonic() - started) * 1000
         return [{**r, "compute_ms": compute_ms} for r in replies]
@@ -287,25 +328,41 @@ class Engine:
         from generators.images import to_uint8
 
         pictures = [Image.fromarray(a) for a in to_uint8(tiles)]
-        verdicts = self.screener.screen_images(pictures, "output", job.policy, job.denylist)
+        recalled = self._recalled(family, pictures)
+        verdicts = self.screener.screen_images(
+            pictures, "output", job.policy, job.denylist, recalled
+        )
         kept = [k for k, v in enumerate(verdicts) if v.action != "block"]
         seed = job.request.seed
         name = f"{family}:{Path(self.models[family].source).parent.name or family}"
         packed = (
             image_api.pack(
-                tiles[kept], 2 if len(kept) == 4 else max(1, min(len(kept), 4)), name, seed, family
+                tiles[kept],
+                2 if len(kept) == 4 else max(1, min(len(kept), 4)),
+                name,
+                seed,
+                family,
+                marker=self.marker,
             )
             if kept
             else None
         )
         outputs = []
         if packed is not None:
+            grid, mark = _b64(packed.grid), packed.grid_mark
             outputs.append(
-                {"mime": "image/png", "role": "grid", "data": _b64(packed.grid), "seed": seed}
+                {"mime": "image/png", "role": "grid", "data": grid, "seed": seed, "mark": mark}
             )
             outputs += [
-                {"mime": "image/png", "role": "tile", "index": k, "data": _b64(t), "seed": seed}
-                for k, t in zip(kept, packed.tiles, strict=True)
+                {
+                    "mime": "image/png",
+                    "role": "tile",
+                    "index": k,
+                    "data": _b64(t),
+                    "seed": seed,
+                    "mark": mark,
+                }
+                for k, t, mark in zip(kept, packed.tiles, packed.tile_marks, strict=True)
             ]
         verdict = _worst([before, *verdicts])
         reply = {
@@ -326,18 +383,29 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _tune_outputs(abc: str, rendering: Any, seed: int) -> list[dict]:
-    outputs = [{"mime": "text/vnd.abc", "text": abc, "seed": seed}]
+def _tune_outputs(rendering: Any, seed: int) -> list[dict]:
+    mark = rendering.mark
+    outputs = [{"mime": "text/vnd.abc", "text": rendering.abc, "seed": seed, "mark": mark}]
     if rendering.midi is None:
         return outputs  # unreadable ABC: the text alone, and rendering.notes say why
     seconds = round(rendering.seconds, 2)
     return outputs + [
-        {"mime": "audio/midi", "data": _b64(rendering.midi), "seed": seed},
-        {"mime": rendering.audio_mime, "data": _b64(rendering.audio), "seed": seed,
-         "seconds": seconds},
-        {"mime": "image/png", "role": "piano_roll", "data": _b64(rendering.piano_roll),
-         "seed": seed},
-    ]  # fmt: skip
+        {"mime": "audio/midi", "data": _b64(rendering.midi), "seed": seed, "mark": mark},
+        {
+            "mime": rendering.audio_mime,
+            "data": _b64(rendering.audio),
+            "seed": seed,
+            "seconds": seconds,
+            "mark": mark,
+        },
+        {
+            "mime": "image/png",
+            "role": "piano_roll",
+            "data": _b64(rendering.piano_roll),
+            "seed": seed,
+            "mark": rendering.roll_mark,
+        },
+    ]
 
 
 def _decoded(images: list[bytes]) -> list:

@@ -56,6 +56,8 @@ def _errors(*codes: int) -> dict:
     }
 
 
+# Each output's provenance mark id: `genbot verify` finds the job that made a file by it.
+_MARK = {"type": "string", "description": "provenance mark id in the file (8 hex digits)"}
 _OUTPUT_NOTE = (
     "gan/vae: image/png grid and tiles; text: text/plain in `text`; music: text/vnd.abc in "
     "`text`, then audio/midi, the audio (audio/flac or audio/wav, with `seconds`) and an "
@@ -199,6 +201,7 @@ OPENAPI = {
                                                     "role": {"type": "string"},
                                                     "seed": {"type": "integer"},
                                                     "seconds": {"type": "number"},
+                                                    "mark": _MARK,
                                                 },
                                             },
                                         },

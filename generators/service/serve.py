@@ -119,14 +119,19 @@ def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool
     from generators.service.engine import Engine
     from generators.text_encoder import hashed_embeddings, shared_encoder
     from generators.train import resolve_device
+    from moderation.memorisation import PrivateIndexError
     from moderation.stack import build_screener
 
     screener = build_screener(settings)
     embed = hashed_embeddings if tiny else shared_encoder().encode
     engine = Engine(resolve_device(device), screener, embed, home=settings.home)
     for name, source in sources.items():
-        loaded = engine.load(name, source)
-        log.info("loaded %s from %s in %.1f s", name, loaded.source, loaded.load_seconds)
+        try:
+            loaded = engine.load(name, source)
+        except PrivateIndexError as exc:  # a fine-tuned model must not be served unguarded
+            raise ServeError(str(exc)) from exc
+        guard = " with its memorisation guard" if loaded.private is not None else ""
+        log.info("loaded %s from %s in %.1f s%s", name, loaded.source, loaded.load_seconds, guard)
     if "vae" in engine.models:
         # Uploads are also judged by how unlike the training images they are.
         screener.images.out_of_distribution = image_api.out_of_distribution(

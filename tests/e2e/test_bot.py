@@ -215,6 +215,7 @@ async def test_moderation_and_privacy_commands(world: World):
         ("strikes", {"user": member}, "0 strikes"),
         ("log", {}, ""),
         ("stats", {}, ""),
+        ("stats", {"what": "bias"}, "No bias audits yet"),
     ]:
         inter = await world.run("mod", options, user=mod, subcommand=sub)
         assert expect in await world.private(inter), sub

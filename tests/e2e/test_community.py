@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 
@@ -56,11 +57,23 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
         click = await world.fake.click(message, button, user=fan if like else shy)
         assert "Thanks for rating" in await world.private(click)
 
-    assert "1 item(s) added" in await promote(world, mod, text_job)
+    # More sayings, so that the fine-tune below has some to learn from and some to hold out.
+    done = await world.run(
+        "mod", {"key": "cooldown_s", "value": "0"}, user=mod, subcommand="policy set"
+    )
+    assert "Set" in await world.private(done)
+    more = []
+    for topic in ("rain", "bread", "kites", "rivers"):
+        inter = await world.run(
+            "write", {"prompt": f"a saying about {topic}", "max_tokens": 16}, user=author
+        )
+        more.append(job_id(await world.result(inter)))
+    for job in (text_job, *more):
+        assert "1 item(s) added" in await promote(world, mod, job)
     assert "1 item(s) added" in await promote(world, mod, image_job, tile=2)
     assert "has not consented" in await promote(world, mod, other_job)
     gallery = [m for m in world.fake.messages(world.mods) if m.content.startswith("🖼 Gallery")]
-    assert len(gallery) == 3
+    assert len(gallery) == 7
 
     out = tmp_path / "export"
     done = subprocess.run(
@@ -71,15 +84,38 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "2 items (gan 1, text 1)" in done.stdout
-    items = {i.family: i for i in read_items(out)}
+    assert "6 items (gan 1, text 5)" in done.stdout
+    items = read_items(out)
     assert EMAIL not in (out / "community.jsonl").read_text()
-    assert items["text"].prompt == "a sea shanty for [email]" and items["text"].up == 1
+    shanty = next(i for i in items if "shanty" in i.prompt)
+    assert shanty.prompt == "a sea shanty for [email]" and shanty.up == 1
+    items = {i.family: i for i in items}
     assert (items["gan"].up, items["gan"].down) == (1, 1)
     assert Image.open(io.BytesIO(items["gan"].image_png)).mode == "RGB"
     assert str(author.id) not in (out / "community.jsonl").read_text()
     sheet = (out / "DATASHEET.md").read_text()
-    assert "2 items from 1 server(s): gan 1, text 1" in sheet
+    assert "6 items from 1 server(s): gan 1, text 5" in sheet
+
+    # The community loop closes: a fine-tune of the service's own text model on that export,
+    # with a before/after report and the memorisation guard's index beside the new model.
+    tuned, report = tmp_path / "tuned", tmp_path / "report"
+    base = world.home / "models" / "text-tiny"
+    args = ["train", "text", "--finetune-from", str(base), "--data", str(out), "--epochs", "2"]
+    args += ["--out", str(tuned), "--report", str(report), "--eval-data", "synthetic"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={"GENBOT_HOME": str(world.home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads((tuned / "FINETUNE.json").read_text())
+    assert facts["data"]["records"] == 5 and facts["data"]["train"] >= 3, facts
+    assert (tuned / "private-index.json").is_file()
+    before_after = json.loads((report / "report.json").read_text())
+    assert before_after["before"] and before_after["after"]
+    assert (report / "report.png").stat().st_size > 0
 
 
 async def test_an_upheld_report_removes_the_result_and_strikes_its_author(world: World):
