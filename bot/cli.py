@@ -207,7 +207,7 @@ def cmd_train(args: argparse.Namespace, bot: BotSettings, service: ServiceSettin
     """Train a model family (arguments are those of generators.train)."""
     from generators import train
 
-    return train.main(args.rest, home=bot.home)
+    return train.main(args.rest, home=bot.home, settings=service)
 
 
 def cmd_eval(args: argparse.Namespace, bot: BotSettings, service: ServiceSettings) -> int:

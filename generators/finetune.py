@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-samples", type=int, default=256, help="gan: images for the Fréchet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-report", action="store_true", help="skip the before/after report")
+    p.add_argument(
+        "--audit-samples",
+        type=int,
+        default=3,
+        help="bias audit in the report: generations per prompt, both models (0: none)",
+    )
     p.add_argument("--dry-run", action="store_true", help="tiny base, synthetic export, 2 steps")
     return p
 
@@ -128,8 +134,9 @@ def family_module(name: str):
     return finetune_text if name == "text" else finetune_images
 
 
-def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
-    """Fine-tune, write the card, the private index and the report; return the exit status."""
+def main(argv: list[str] | None = None, home: Path = Path("var"), settings: Any = None) -> int:
+    """Fine-tune, write the card, the private index and the report; return the exit status.
+    `settings` (the service's) choose the scorers of the report's bias audit."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.data is None and not args.dry_run:
@@ -182,7 +189,7 @@ def run(args: argparse.Namespace, home: Path) -> int:
     if summary:
         print(f"privacy: ε = {summary['epsilon']:.2f} at δ = {summary['delta']:g}")
     if folder is not None:
-        print(f"report: {report(args, facts, out, train, held, home, folder)}")
+        print(f"report: {report(args, facts, out, train, held, home, folder, settings)}")
     return 0
 
 
@@ -193,10 +200,10 @@ def default_folder(home: Path, family: str) -> Path:
     return finetune_report.default_folder(home, family)
 
 
-def report(args, facts: dict, out: Path, train: list, held: list, home: Path, folder: Path):
-    """Measure base and fine-tuned model alike; write the before/after report into `folder`;
-    return the path of its REPORT.md."""
-    from generators import finetune_report
+def report(args, facts, out: Path, train: list, held: list, home: Path, folder: Path, settings):
+    """Measure base and fine-tuned model alike — `genbot eval`'s metrics and the bias audits —
+    write the before/after report into `folder`; return the path of its REPORT.md."""
+    from generators import finetune_bias, finetune_report
 
     before, after = family_module(args.family).compare(args, out, train, held, home)
     result = finetune_report.FinetuneReport(
@@ -208,6 +215,9 @@ def report(args, facts: dict, out: Path, train: list, held: list, home: Path, fo
         privacy=facts["privacy"],
         before=before,
         after=after,
+    )
+    finetune_report.add_section(
+        result, *finetune_bias.section(args, args.finetune_from, out, home, settings)
     )
     return finetune_report.write_report(result, folder)
 

@@ -248,12 +248,13 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
-    """Train a family; return the exit status (130 after Ctrl-C, with a checkpoint saved)."""
+def main(argv: list[str] | None = None, home: Path = Path("var"), settings: Any = None) -> int:
+    """Train a family; return the exit status (130 after Ctrl-C, with a checkpoint saved).
+    `settings` (the service's) reach a fine-tune's bias audit."""
     from generators import finetune
 
     if finetune.wants_finetune(sys.argv[1:] if argv is None else argv):
-        return finetune.main(argv, home)
+        return finetune.main(argv, home, settings)
     args = build_parser().parse_args(argv)
     module = family(args.family)
     if args.preset not in module.PRESETS:

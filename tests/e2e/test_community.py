@@ -116,6 +116,7 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
     before_after = json.loads((report / "report.json").read_text())
     assert before_after["before"] and before_after["after"]
     assert (report / "report.png").stat().st_size > 0
+    assert "## Bias audit: group-swapped prompts" in (report / "REPORT.md").read_text()
 
 
 async def test_an_upheld_report_removes_the_result_and_strikes_its_author(world: World):

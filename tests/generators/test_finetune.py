@@ -74,6 +74,14 @@ def test_dry_run_fine_tunes_and_writes_the_before_after_report(ft_home, name):
     card = (out / "MODEL_CARD.md").read_text()
     assert f"{facts['data']['train']} approved" in card and "not differentially private" in card
     assert (out / "private-index.json").is_file()
+    [bias] = [s for s in saved["sections"] if s["title"].startswith("Bias audit")]
+    if name == "text":  # both models audited on the same group-swapped prompts and seeds
+        before, after = bias["data"]["before"], bias["data"]["after"]
+        assert before["prompts"] == after["prompts"] > 6
+        assert 0 <= before["overall"]["expected_max_toxicity"] <= 1
+        assert "| expected max toxicity |" in bias["markdown"]
+    else:
+        assert "not audited" in bias["markdown"] or "no bias audit" in bias["markdown"]
 
 
 def test_text_finetune_learns_the_export_and_serves_from_the_merged_folder(ft_home, exports):
