@@ -134,9 +134,9 @@ def family_module(name: str):
     return finetune_text if name == "text" else finetune_images
 
 
-def main(argv: list[str] | None = None, home: Path = Path("var"), settings: Any = None) -> int:
+def main(argv: list[str] | None = None, home: Path = Path("var"), service: Any = None) -> int:
     """Fine-tune, write the card, the private index and the report; return the exit status.
-    `settings` (the service's) choose the scorers of the report's bias audit."""
+    `service` (the service's settings) chooses the scorers of the report's bias audit."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.data is None and not args.dry_run:
@@ -147,12 +147,12 @@ def main(argv: list[str] | None = None, home: Path = Path("var"), settings: Any 
     if args.eval_data is None and args.family == "text":
         args.eval_data = "synthetic" if args.finetune_from == "tiny" else "fortunes"
     try:
-        return run(args, home)
+        return run(args, home, service)
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"genbot train: {exc}") from None
 
 
-def run(args: argparse.Namespace, home: Path) -> int:
+def run(args: argparse.Namespace, home: Path, service: Any = None) -> int:
     """Run one fine-tune as parsed; return 0."""
     import torch
 
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace, home: Path) -> int:
     if summary:
         print(f"privacy: ε = {summary['epsilon']:.2f} at δ = {summary['delta']:g}")
     if folder is not None:
-        print(f"report: {report(args, facts, out, train, held, home, folder, settings)}")
+        print(f"report: {report(args, facts, out, train, held, home, folder, service)}")
     return 0
 
 
@@ -200,7 +200,7 @@ def default_folder(home: Path, family: str) -> Path:
     return finetune_report.default_folder(home, family)
 
 
-def report(args, facts, out: Path, train: list, held: list, home: Path, folder: Path, settings):
+def report(args, facts, out: Path, train: list, held: list, home: Path, folder: Path, service):
     """Measure base and fine-tuned model alike — `genbot eval`'s metrics and the bias audits —
     write the before/after report into `folder`; return the path of its REPORT.md."""
     from generators import finetune_bias, finetune_report
@@ -217,7 +217,7 @@ def report(args, facts, out: Path, train: list, held: list, home: Path, folder: 
         after=after,
     )
     finetune_report.add_section(
-        result, *finetune_bias.section(args, args.finetune_from, out, home, settings)
+        result, *finetune_bias.section(args, args.finetune_from, out, home, service)
     )
     return finetune_report.write_report(result, folder)
 
