@@ -185,11 +185,11 @@ async def moderate(request: web.Request) -> web.Response:
     )
     image_verdicts = []
     if images:
-        from generators.service.engine import _decoded
+        from generators.service.replies import decoded
 
-        decoded = _decoded(images)
+        pictures = decoded(images)
         image_verdicts = await request.app[MODERATION_CALL](
-            engine.screener.screen_images, decoded, direction, policy, denylist
+            engine.screener.screen_images, pictures, direction, policy, denylist
         )
     return web.json_response(
         {

@@ -8,7 +8,6 @@ dropped (the reply says why), never returned.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,13 @@ from typing import Any
 import numpy as np
 
 from generators.schema import ImageRequest, MusicRequest
+from generators.service.replies import (
+    decoded,
+    image_outputs,
+    refused,
+    tune_outputs,
+    worst,
+)
 from moderation.policy import Policy
 from moderation.provenance import Marker
 from moderation.screen import Screener
@@ -60,11 +66,6 @@ class Loaded:
     step: int
     load_seconds: float
     private: Any = None  # moderation.memorisation.PrivateIndex of a model fine-tuned on one
-
-
-def _worst(verdicts: list[Verdict]) -> Verdict:
-    order = {"allow": 0, "flag": 1, "block": 2}
-    return max(verdicts, key=lambda v: order[v.action]) if verdicts else Verdict("allow")
 
 
 class Engine:
@@ -185,7 +186,7 @@ class Engine:
         started = time.monotonic()
         prompts = self._screen_prompts(jobs)
         live = [k for k, v in enumerate(prompts) if v.action != "block"]
-        replies: list[dict] = [_refused(v) for v in prompts]
+        replies: list[dict] = [refused(v) for v in prompts]
         if live:
             embeddings = torch.as_tensor(
                 np.asarray(self.embed([jobs[k].request.prompt for k in live]), np.float32)
@@ -224,7 +225,7 @@ class Engine:
         started = time.monotonic()
         prompts = self._screen_prompts(jobs)
         live = [k for k, v in enumerate(prompts) if v.action != "block"]
-        replies: list[dict] = [_refused(v) for v in prompts]
+        replies: list[dict] = [refused(v) for v in prompts]
         results = self.write([jobs[k].request for k in live]) if live else []
         texts = [r.text for r in results]
         done = [jobs[k] for k in live]
@@ -232,7 +233,7 @@ class Engine:
         outputs = self._screen_texts(done, texts, "output", recalled) if texts else []
         for k, result, verdict in zip(live, results, outputs, strict=True):
             reply = {
-                "verdict": _worst([prompts[k], verdict]).to_json(),
+                "verdict": worst([prompts[k], verdict]).to_json(),
                 "notes": result.notes,
                 "model": {"family": "text", "source": self.models["text"].source},
             }
@@ -266,7 +267,7 @@ class Engine:
         started = time.monotonic()
         prompts = self._screen_prompts(jobs)
         live = [k for k, v in enumerate(prompts) if v.action != "block"]
-        replies: list[dict] = [_refused(v) for v in prompts]
+        replies: list[dict] = [refused(v) for v in prompts]
         tunes = self.compose([jobs[k].request for k in live]) if live else []
         words = [music_render.words(t.abc) for t in tunes]
         recalled = self._recalled("music", [t.abc for t in tunes]) if tunes else []
@@ -277,7 +278,7 @@ class Engine:
         for k, tune, said, verdict in zip(live, tunes, words, verdicts, strict=True):
             header = {f: getattr(tune.header, f) for f in ("title", "rhythm", "meter", "key")}
             replies[k] = {
-                "verdict": _worst([prompts[k], verdict]).to_json(),
+                "verdict": worst([prompts[k], verdict]).to_json(),
                 "notes": list(tune.notes),
                 "tune": {**header, "tempo": tune.header.tempo},
                 "model": {"family": "music", "source": loaded.source, "step": loaded.step},
@@ -286,7 +287,7 @@ class Engine:
                 replies[k].update(outputs=[], withheld={"count": 1, "why": verdict.explain(said)})
             else:
                 rendering = music_render.render(tune.abc, name, tune.seed, marker=self.marker)
-                replies[k]["outputs"] = _tune_outputs(rendering, tune.seed)
+                replies[k]["outputs"] = tune_outputs(rendering, tune.seed)
                 replies[k]["notes"] += rendering.notes
         compute_ms = (time.monotonic() - started) * 1000
         return [{**r, "compute_ms": compute_ms} for r in replies]
@@ -303,11 +304,11 @@ class Engine:
         replies = []
         for job in jobs:
             uploads = self.screener.screen_images(
-                _decoded(job.images), "prompt", job.policy, job.denylist
+                decoded(job.images), "prompt", job.policy, job.denylist
             )
-            upload_verdict = _worst(uploads)
+            upload_verdict = worst(uploads)
             if upload_verdict.action == "block":
-                replies.append(_refused(upload_verdict, "upload"))
+                replies.append(refused(upload_verdict, "upload"))
                 continue
             size = model.config.image_size
             tensors = [image_api.image_tensor(data, size) for data in job.images]
@@ -347,24 +348,8 @@ class Engine:
             if kept
             else None
         )
-        outputs = []
-        if packed is not None:
-            grid, mark = _b64(packed.grid), packed.grid_mark
-            outputs.append(
-                {"mime": "image/png", "role": "grid", "data": grid, "seed": seed, "mark": mark}
-            )
-            outputs += [
-                {
-                    "mime": "image/png",
-                    "role": "tile",
-                    "index": k,
-                    "data": _b64(t),
-                    "seed": seed,
-                    "mark": mark,
-                }
-                for k, t, mark in zip(kept, packed.tiles, packed.tile_marks, strict=True)
-            ]
-        verdict = _worst([before, *verdicts])
+        outputs = image_outputs(packed, kept, seed) if packed is not None else []
+        verdict = worst([before, *verdicts])
         reply = {
             "outputs": outputs,
             "verdict": verdict.to_json(),
@@ -377,45 +362,6 @@ class Engine:
         if len(kept) < len(verdicts):
             reply["withheld"] = {"count": len(verdicts) - len(kept), "why": verdict.explain()}
         return reply
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _tune_outputs(rendering: Any, seed: int) -> list[dict]:
-    mark = rendering.mark
-    outputs = [{"mime": "text/vnd.abc", "text": rendering.abc, "seed": seed, "mark": mark}]
-    if rendering.midi is None:
-        return outputs  # unreadable ABC: the text alone, and rendering.notes say why
-    seconds = round(rendering.seconds, 2)
-    return outputs + [
-        {"mime": "audio/midi", "data": _b64(rendering.midi), "seed": seed, "mark": mark},
-        {
-            "mime": rendering.audio_mime,
-            "data": _b64(rendering.audio),
-            "seed": seed,
-            "seconds": seconds,
-            "mark": mark,
-        },
-        {
-            "mime": "image/png",
-            "role": "piano_roll",
-            "data": _b64(rendering.piano_roll),
-            "seed": seed,
-            "mark": rendering.roll_mark,
-        },
-    ]
-
-
-def _decoded(images: list[bytes]) -> list:
-    from moderation.uploads import open_image
-
-    return [open_image(data)[0] for data in images]
-
-
-def _refused(verdict: Verdict, what: str = "prompt") -> dict:
-    return {"outputs": [], "verdict": verdict.to_json(), "refused": what, "why": verdict.explain()}
 
 
 def _any_policy() -> Policy:
