@@ -168,7 +168,9 @@ class DiscordDelivery:
 
     async def refuse(self, job: dict, verdict: Verdict, what: str) -> None:
         """Tell the requester privately why, with an Appeal button; never post the output."""
-        text = render.refusal(verdict, what, job["params"].get("prompt"))
+        # Only a refused prompt is quoted: an output's span points into text that must not show.
+        quoted = job["params"].get("prompt") if what == "prompt" else None
+        text = render.refusal(verdict, what, quoted)
         await self.private(job, text, view_of([render.Button("Appeal", f"appeal:{job['id']}")]))
 
     async def fail(self, job: dict, reason: str) -> None:

@@ -4,7 +4,6 @@ to the gallery, then `genbot data export-community` on the bot's own store."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import subprocess
@@ -25,6 +24,27 @@ async def promote(world: World, mod, job: int, **options) -> str:
     return await world.private(inter, 60)
 
 
+async def write_posted(world: World, user, prompt: str):
+    """Return the posted result of /write. The tiny untrained model writes noise, which the
+    moderation layer now and then refuses or holds: such a try is made again (a new seed)."""
+    for _ in range(6):
+        inter = await world.run("write", {"prompt": prompt, "max_tokens": 12}, user=user)
+
+        def settled(inter=inter):
+            m = inter.original
+            if m and not m.deleted and m.components and "job " in m.content:
+                return m
+            if m and "pending review" in m.content:
+                return "held"
+            refused = [f for f in inter.followups if f.ephemeral and "was refused" in f.content]
+            return "refused" if refused else None
+
+        outcome = await world.wait(settled, 60)
+        if not isinstance(outcome, str):
+            return outcome
+    pytest.fail(f"every try of {prompt!r} was refused")
+
+
 async def test_consented_rated_promoted_results_become_the_exported_dataset(world: World, tmp_path):
     mod, author, shy, fan = world.user(MODERATOR), world.user(), world.user(), world.user()
     where = await world.run("mod", {"where": world.mods}, user=mod, subcommand="gallery channel")
@@ -32,16 +52,17 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
     consent = await world.run("privacy", {"choice": "on"}, user=author, subcommand="consent")
     assert "may be used" in await world.private(consent)
 
-    # A prompt with an email: the requester is told, the store and the model never see it.
-    write = await world.run(
-        "write", {"prompt": f"a sea shanty for {EMAIL}", "max_tokens": 12}, user=author
+    done = await world.run(
+        "mod", {"key": "cooldown_s", "value": "0"}, user=mod, subcommand="policy set"
     )
-    posted = await world.result(write)
+    assert "Set" in await world.private(done)
+
+    # A prompt with an email: the result says it was removed; the store never sees it.
+    posted = await write_posted(world, author, f"a sea shanty for {EMAIL}")
     text_job = job_id(posted)
     assert "Personal information was removed" in posted.content and EMAIL not in posted.content
     [(params,)] = world.job_rows("SELECT params FROM jobs WHERE id = ?", (text_job,))
     assert EMAIL not in params and "[email]" in params
-    await asyncio.sleep(2.1)  # the default cooldown
     image_job = job_id(
         await world.result(await world.run("imagine", {"prompt": "a red kite"}, user=author))
     )
@@ -58,16 +79,10 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
         assert "Thanks for rating" in await world.private(click)
 
     # More sayings, so that the fine-tune below has some to learn from and some to hold out.
-    done = await world.run(
-        "mod", {"key": "cooldown_s", "value": "0"}, user=mod, subcommand="policy set"
-    )
-    assert "Set" in await world.private(done)
-    more = []
-    for topic in ("rain", "bread", "kites", "rivers"):
-        inter = await world.run(
-            "write", {"prompt": f"a saying about {topic}", "max_tokens": 16}, user=author
-        )
-        more.append(job_id(await world.result(inter)))
+    more = [
+        job_id(await write_posted(world, author, f"a saying about {topic}"))
+        for topic in ("rain", "bread", "kites", "rivers")
+    ]
     for job in (text_job, *more):
         assert "1 item(s) added" in await promote(world, mod, job)
     assert "1 item(s) added" in await promote(world, mod, image_job, tile=2)
