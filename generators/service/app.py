@@ -217,6 +217,13 @@ def _parse_job(family: str, body: dict) -> Job:
     raise web.HTTPNotFound(reason=f"unknown family {family!r}")
 
 
+def _busy(batcher: Batcher, metrics: Metrics, family: str) -> web.Response:
+    metrics.requests.labels(family, "429").inc()
+    hint = batcher.retry_after()
+    message = f"{family} queue is full; retry in {hint:.1f} s"
+    return error(429, message, **{"Retry-After": str(max(1, round(hint)))})
+
+
 async def generate(request: web.Request) -> web.Response:
     """Queue one generation request; reply with screened outputs and timings."""
     family = request.match_info["family"]
@@ -225,15 +232,19 @@ async def generate(request: web.Request) -> web.Response:
         return error(404, f"family {family!r} is not served here; see /v1/models")
     if not request.app[READY].is_set():
         return error(503, "models are still loading", **{"Retry-After": "5"})
+    if batchers[family].full:
+        # Refused before the body is read or parsed: under a burst, every excess request costs
+        # as little event-loop time as possible, so the 429s come back fast.
+        batchers[family].stats.rejected += 1
+        return _busy(batchers[family], metrics, family)
     body = await _json(request)
     job = _parse_job(family, body)
     timeout = integer(body.get("timeout_s", DEFAULT_TIMEOUT_S), "timeout_s", 1, 600)
     started = time.monotonic()
     try:
         reply = await batchers[family].submit(job, _tenant(body, request), timeout=timeout)
-    except QueueFull as exc:
-        metrics.requests.labels(family, "429").inc()
-        return error(429, str(exc), **{"Retry-After": str(max(1, round(exc.retry_after)))})
+    except QueueFull:
+        return _busy(batchers[family], metrics, family)
     except DeadlineExceeded as exc:
         metrics.requests.labels(family, "504").inc()
         return error(504, str(exc))

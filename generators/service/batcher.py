@@ -141,6 +141,11 @@ class Batcher:
         """Return how many items wait."""
         return len(self.queue) + len(self.priority)
 
+    @property
+    def full(self) -> bool:
+        """Return True when a new item would be refused."""
+        return self.depth >= self.max_queue
+
     def start(self) -> None:
         """Start the worker task (idempotent)."""
         if self._worker is None or self._worker.done():
@@ -169,7 +174,7 @@ class Batcher:
     ) -> Any:
         """Queue one item and return its result; raise QueueFull, DeadlineExceeded or the
         batch's error. Cancelling the caller removes the item from the queue."""
-        if self.depth >= self.max_queue:
+        if self.full:
             self.stats.rejected += 1
             raise QueueFull(self.name, self.retry_after())
         future = asyncio.get_running_loop().create_future()
