@@ -146,7 +146,7 @@ async def test_full_queue_answers_429_and_deadline_504(screener):
     assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
     # A full queue refuses before the body is read: even an unparsable one gets the 429.
     unread = await client.post("/v1/generate/gan", data=b"{not json")
-    assert unread.status == 429 and "queue is full" in (await unread.json())["reason"]
+    assert unread.status == 429 and "queue is full" in (await unread.json())["error"]["reason"]
     statuses = sorted(r.status for r in await asyncio.gather(*held))
     engine.gate.set()
     assert 504 in statuses  # the queued ones outlived their 1 s deadline
