@@ -1,9 +1,10 @@
 """Provenance text in audio and music files: written by the service, read by `genbot verify`.
 
+Ogg Vorbis and FLAC: Vorbis comments (SOFTWARE, COMMENT), written and read through soundfile.
 WAV: a RIFF LIST/INFO chunk after the samples (ISFT the software, ICMT the stamp line), which
 every WAV reader skips. MIDI: a text meta event at the start of the first track. ABC: a `%`
-comment line after the `X:` line, which ABC readers skip. Stdlib only; a file that is not what
-it claims to be raises TagError.
+comment line after the `X:` line, which ABC readers skip. Stdlib only (soundfile is imported
+when an Ogg or FLAC file is read); a file that is not what it claims to be raises TagError.
 """
 
 from __future__ import annotations
@@ -15,6 +16,20 @@ SOFTWARE = "genbot"
 
 class TagError(ValueError):
     """The file is not a well-formed WAV or MIDI file."""
+
+
+def sound_tags(data: bytes) -> dict[str, str]:
+    """Return the software and comment Vorbis tags of Ogg or FLAC bytes (may be empty)."""
+    import io
+
+    import soundfile
+
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as sound:
+            tags = {"software": sound.software, "comment": sound.comment}
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise TagError(f"not a readable audio file ({exc})") from None
+    return {k: v for k, v in tags.items() if v}
 
 
 def tag_wav(data: bytes, stamp: str) -> bytes:

@@ -86,9 +86,14 @@ def check(data: bytes, marker: Marker | None, lookup: Lookup | None = None) -> F
 
 
 def sniff(data: bytes) -> str:
-    """Return the kind of file: image, WAV audio, MIDI or ABC; raise VerifyError otherwise."""
+    """Return the kind of file: image, Ogg/FLAC/WAV audio, MIDI or ABC; raise VerifyError
+    otherwise."""
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "WAV audio"
+    if data[:4] == b"OggS":
+        return "Ogg audio"
+    if data[:4] == b"fLaC":
+        return "FLAC audio"
     if data[:4] == b"MThd":
         return "MIDI"
     if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or data[:4] == b"GIF8":
@@ -101,7 +106,7 @@ def sniff(data: bytes) -> str:
         text = ""
     if _ABC.search(text):
         return "ABC"
-    raise VerifyError("not an image, WAV, MIDI or ABC file genbot can check")
+    raise VerifyError("not an image, audio (Ogg, FLAC, WAV), MIDI or ABC file genbot can check")
 
 
 def _image(data: bytes, marker: Marker) -> Finding:
@@ -163,6 +168,8 @@ def _tagged(kind: str, data: bytes, marker: Marker) -> Finding:
     try:
         if kind == "WAV audio":
             texts = list(media_tags.wav_tags(data).values())
+        elif kind in ("Ogg audio", "FLAC audio"):
+            texts = list(media_tags.sound_tags(data).values())
         elif kind == "MIDI":
             texts = media_tags.midi_texts(data)
         else:

@@ -60,8 +60,9 @@ def _errors(*codes: int) -> dict:
 _MARK = {"type": "string", "description": "provenance mark id in the file (8 hex digits)"}
 _OUTPUT_NOTE = (
     "gan/vae: image/png grid and tiles; text: text/plain in `text`; music: text/vnd.abc in "
-    "`text`, then audio/midi, the audio (audio/flac or audio/wav, with `seconds`) and an "
-    "image/png piano roll, or the ABC alone (with a note) when it cannot be played"
+    "`text`, then audio/midi, the audio (audio/ogg, or audio/wav without soundfile, with "
+    "`seconds`) and an image/png piano roll, or the ABC alone (with a note) when it cannot be "
+    "played"
 )
 _GENERATE_BODY = {
     "type": "object",

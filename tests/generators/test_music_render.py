@@ -29,7 +29,7 @@ AUDIO_BUDGET = 8 * 2**20  # bytes per 60 s
 
 def audio_of(rendering):
     """Return (samples per second, seconds) of the rendered audio file."""
-    if rendering.audio_mime == "audio/flac":
+    if rendering.audio_mime in ("audio/ogg", "audio/flac"):
         import soundfile
 
         info = soundfile.info(io.BytesIO(rendering.audio))
@@ -56,7 +56,7 @@ def test_a_folk_tune_becomes_midi_that_music21_reads_back(kesh):
 
 def test_the_audio_lasts_the_tune_and_fits_the_budget(kesh):
     rate, seconds = audio_of(kesh)
-    assert rate == music_render.RATE and kesh.audio_mime in ("audio/wav", "audio/flac")
+    assert rate == music_render.RATE and kesh.audio_mime == "audio/ogg"  # soundfile is installed
     assert KESH_SECONDS <= seconds <= KESH_SECONDS + music_render.RELEASE_S + 0.01
     assert len(kesh.audio) / seconds * 60 < AUDIO_BUDGET
 

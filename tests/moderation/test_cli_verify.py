@@ -108,7 +108,7 @@ def test_unreadable_files_exit_2_with_one_line(genbot, install, tmp_path):
     for name, words in [
         ("missing.png", "No such file"),
         ("bomb.png", "decompression bomb"),
-        ("notes.txt", "not an image, WAV, MIDI or ABC"),
+        ("notes.txt", "not an image, audio (Ogg, FLAC, WAV), MIDI or ABC"),
     ]:
         result = genbot("verify", name, env={"GENBOT_HOME": str(home)})
         assert result.returncode == 2 and result.stdout == ""
