@@ -20,7 +20,7 @@ from bot.limits import DAY_S, LIMIT_RANGES, live_strikes, with_limit
 from bot.views import view_of
 from moderation import bias_report
 from moderation.labels import LABELS
-from moderation.policy import PRESETS
+from moderation.policy import ALWAYS_HELD, PRESETS
 from moderation.uploads import UploadError
 
 RULE_KINDS = ["keyword", "regex", "allow"]  # keywords take * wildcards
@@ -109,6 +109,8 @@ def _updated(config, key: str, value: str):
     label, _, which = key.partition(".")
     if label not in LABELS or which not in ("flag", "block"):
         raise ValueError(f"unknown setting {key!r}")
+    if label in ALWAYS_HELD:
+        raise ValueError(f"`{label}` outputs are always held for review; that cannot be changed")
     if not 0.0 <= number <= 1.01:
         raise ValueError("thresholds are between 0 and 1 (1.01 means never)")
     base = PRESETS[config.preset].output

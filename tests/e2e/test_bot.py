@@ -210,6 +210,7 @@ async def test_moderation_and_privacy_commands(world: World):
         ("policy preset", {"name": "pg13"}, "Preset is now **pg13**"),
         ("policy set", {"key": "daily_user", "value": "500"}, "Set `daily_user`"),
         ("policy set", {"key": "daily_user", "value": "-3"}, "Not changed"),
+        ("policy set", {"key": "memorised.flag", "value": "1.01"}, "always held for review"),
         ("rules add", {"pattern": "frobnicate", "label": "spam"}, "Rule added"),
         ("rules remove", {"pattern": "frobnicate"}, "Removed 1 rule"),
         ("strikes", {"user": member}, "0 strikes"),
