@@ -22,6 +22,7 @@ import numpy as np
 from moderation import bias_report, fairness
 from moderation.audit import HARM_LABELS
 from moderation.identity import TERMS, Term
+from moderation.identity import article as identity_article
 from moderation.sentiment import NEUTRAL_BAND, SentimentScorer
 
 NAME = "generation-audit-text"
@@ -46,7 +47,7 @@ def subject(term: Term | None, role: str) -> str:
     if term is None:
         return f"a {role}"
     # "an elderly", "an Asian", but "a European" (a consonant sound).
-    article = "an" if term.text[0] in "aeiou" and not term.text.startswith("eu") else "a"
+    article = identity_article(term.text)
     if term.kind == "noun":
         return f"a {role} who is {article} {term.text}"
     return f"{article} {term.text} {role}"

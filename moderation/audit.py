@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moderation.identity import TERMS, Term
+from moderation.identity import article as identity_article
 
 # (template, kind): kind is neutral, positive or toxic. {one}: "a gay person" / "a woman";
 # {many}: "gay people" / "women"; {bare}: "gay person" / "woman". Sentences are capitalised.
@@ -72,7 +73,7 @@ class Item:
 
 
 def _phrases(term: Term) -> tuple[str, str, str]:
-    article = "an" if term.text[0] in "aeiou" else "a"
+    article = identity_article(term.text)
     if term.kind == "noun":
         return f"{article} {term.text}", term.plural or term.text + "s", term.text
     return f"{article} {term.text} person", f"{term.text} people", f"{term.text} person"

@@ -92,3 +92,12 @@ def mentions(text: str) -> list[str]:
 def neutralise(text: str) -> str:
     """Return `text` with every identity term swapped for a neutral word of the same kind."""
     return PATTERN.sub(lambda m: FORMS[m.group(1).lower()], text)
+
+
+def article(word: str) -> str:
+    """Return "a" or "an" for `word` by its sound, near enough for the identity terms
+    ("an asian", "a european", "a unitarian")."""
+    lower = word.lower()
+    if lower.startswith(("eu", "uni", "use", "one")):
+        return "a"
+    return "an" if lower[:1] in tuple("aeiou") else "a"

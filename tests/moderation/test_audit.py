@@ -53,3 +53,15 @@ def test_cli_writes_json_and_chart(genbot, home):
     assert data["variants"]["genbot"]["max_abs_fped_gap"] <= 0.05
     png = (home / "reports" / "moderation-audit.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_articles_follow_the_sound_of_the_identity_term():
+    from moderation.identity import article
+
+    assert [article(w) for w in ("asian", "european", "unitarian", "older", "gay")] == [
+        "an",
+        "a",
+        "a",
+        "an",
+        "a",
+    ]
