@@ -42,6 +42,22 @@ install_browser() {
 }
 install_browser
 
+# /compose plays its tunes through FluidSynth with a small General MIDI soundfont (5 MB) when
+# they are present; without them it uses its own numpy synth.
+install_soundfont() {
+  if command -v fluidsynth >/dev/null 2>&1 && [ -d /usr/share/sounds/sf2 ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install.sh: installing Debian's fluidsynth and timgm6mb-soundfont for /compose's audio"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      fluidsynth timgm6mb-soundfont >/dev/null
+  else
+    echo "install.sh: note: no fluidsynth; /compose uses its built-in synth" \
+      "(install Debian's fluidsynth and timgm6mb-soundfont for real instruments)"
+  fi
+}
+install_soundfont
+
 if [ -x "$VENV/bin/genbot" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(inputs_hash)" ]; then
   echo "install.sh: $VENV is up to date (delete $STAMP to force a reinstall)"
   exit 0

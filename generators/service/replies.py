@@ -34,6 +34,7 @@ def tune_outputs(rendering: Any, seed: int) -> list[dict]:
             "data": b64(rendering.audio),
             "seed": seed,
             "seconds": seconds,
+            "synth": rendering.synth,
             "mark": mark,
         },
         {

@@ -121,3 +121,32 @@ def test_random_bodies_never_raise(body):
 def test_words_are_what_a_person_reads():
     abc = 'X:1\nT:The Kesh\nC:trad.\nM:6/8\nK:G\n"^with feeling"GAG|\nw: la la la\n'
     assert music_render.words(abc).splitlines() == ["The Kesh", "trad.", "la la la", "with feeling"]
+
+
+def test_fluidsynth_plays_the_tune_when_this_machine_has_it():
+    from generators import soundfont
+
+    if soundfont.find() is None:
+        pytest.skip("no fluidsynth + soundfont here (install.sh adds them where it may use apt)")
+    played = music_render.render(KESH, "music:test", 42)
+    assert played.synth == "fluidsynth" and played.audio_mime == "audio/ogg"
+    rate, seconds = audio_of(played)
+    assert (
+        rate == music_render.RATE
+        and KESH_SECONDS - 0.5 <= seconds <= KESH_SECONDS + music_render.RELEASE_S + 0.01
+    )
+    # Without it the built-in synth plays the same notes.
+    built_in = music_render.render(KESH, "music:test", 42, use_soundfont=False)
+    assert built_in.synth == "built-in" and built_in.midi == played.midi
+    assert built_in.audio != played.audio
+
+
+def test_a_failing_fluidsynth_falls_back_to_the_built_in_synth(tmp_path):
+    from generators import soundfont
+
+    broken = tmp_path / "fluidsynth"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    midi = music_render.render(KESH, "music:test", 42).midi
+    assert soundfont.render(midi, music_render.RATE, (str(broken), str(tmp_path / "x.sf2"))) is None
+    assert soundfont.find((str(tmp_path / "missing.sf2"),)) is None
