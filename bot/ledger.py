@@ -228,6 +228,13 @@ class Ledger:
         verdict = Verdict.from_json(reply["verdict"])
         await self._record(job, "output", verdict)
         await self.store.set_result(job["id"], _summary(reply))
+        if not reply.get("outputs") and not reply.get("refused") and verdict.action == "allow":
+            # Nothing was refused, the model just made nothing usable (a tune no retry could
+            # play): a failure to explain, not a refusal to appeal.
+            reason = next(iter(reply.get("notes") or []), "the model made nothing usable")
+            await self._end(job["id"], "failed", reason[:200])
+            await self.delivery.fail(job, f"No result: {reason[:300]}. Please try again")
+            return
         if reply.get("refused") or not reply.get("outputs") or verdict.action == "block":
             what = reply.get("refused", "output")
             await self._end(job["id"], "refused", verdict.top.label if verdict.top else what)

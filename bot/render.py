@@ -120,7 +120,7 @@ def result(job: dict, reply: dict) -> Rendered:
         for o in outputs
         if o.get("mime") == "text/vnd.abc" and "text" in o
     )
-    notes = [n for n in reply.get("notes", []) if "could not read the tune" in n]
+    notes = [n for n in reply.get("notes", []) if "could not be played" in n]
     head += "".join(f"\n-# {n}" for n in notes)
     head = footed(head) if command == "compose" else head
     return Rendered(head, (), texts + files, simple_buttons(job["id"]))

@@ -62,3 +62,9 @@ def compose(model: Any, request: MusicRequest) -> Composition:
     )
     notes = (*request.notes, *header.notes, *unknown)
     return Composition(header, f"{header.abc()}{body}\n", request.seed, notes)
+
+
+def retry_seed(seed: int, attempt: int) -> int:
+    """Return the seed of the `attempt`-th retry of a request with `seed` (0: the seed itself):
+    retries are deterministic, so a request always gives the same tune."""
+    return seed if attempt == 0 else (seed + attempt * 0x9E3779B1) % 2**31

@@ -61,8 +61,8 @@ _MARK = {"type": "string", "description": "provenance mark id in the file (8 hex
 _OUTPUT_NOTE = (
     "gan/vae: image/png grid and tiles; text: text/plain in `text`; music: text/vnd.abc in "
     "`text`, then audio/midi, the audio (audio/ogg, or audio/wav without soundfile, with "
-    "`seconds`) and an image/png piano roll, or the ABC alone (with a note) when it cannot be "
-    "played"
+    "`seconds`) and an image/png piano roll; an unplayable tune is composed again (up to 4 "
+    "tries, with a note), never returned"
 )
 _GENERATE_BODY = {
     "type": "object",

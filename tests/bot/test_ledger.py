@@ -79,9 +79,9 @@ async def new_job(store, command="imagine", params=None, seed=11, user=7):
     )
 
 
-async def run_one(store, screener, until, config=None, **job_fields):
+async def run_one(store, screener, until, config=None, server=None, **job_fields):
     """Run one job through a fresh ledger and service until `until(events, job)`; return both."""
-    server = await client_for(make_engine(screener))
+    server = server or await client_for(make_engine(screener))
     delivery = RecordingDelivery()
     ledger, service = ledger_for(store, str(server.make_url("")), delivery, config)
     await ledger.start()
@@ -209,3 +209,15 @@ async def test_shadow_mode_posts_and_records_what_would_have_happened(store, scr
     [prompt, _] = await store.verdicts_for(job["id"])
     assert prompt["action"] == "allow" and prompt["model_versions"]["shadow_action"] == "block"
     assert await store.strikes_since(1, 7, 0) == []  # shadow mode enforces nothing
+
+
+async def test_a_tune_no_retry_could_play_fails_with_the_reason(store, screener):
+    from tests.service.test_music import Scribbler, music_client
+
+    server = await music_client(screener, Scribbler)
+    compose = {"command": "compose", "params": {"prompt": "a jig"}}
+    job, delivery = await run_one(store, screener, did("fail"), server=server, **compose)
+    failure = next(e for e in delivery.events if e[0] == "fail")
+    assert "could not write a playable tune" in failure[2] and "try again" in failure[2]
+    row = await store.get_job(job["id"])
+    assert row["state"] == "failed" and job["id"] not in delivery.posted

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from generators.music_api import Composition, header_for
+from generators.music_api import Composition, header_for, retry_seed
 from generators.schema import MusicRequest
 from generators.service.engine import Engine
 from tests.service.helpers import client_for, make_engine
@@ -132,13 +132,38 @@ async def test_toxic_words_in_a_tune_are_withheld(screener):
     assert "refused" in reply["withheld"]["why"]
 
 
-async def test_an_unplayable_tune_comes_as_abc_with_a_note(screener):
+async def test_an_unplayable_tune_is_never_returned(screener):
     client = await music_client(screener, Scribbler)
     reply = await compose(client, seed=5)
-    (abc,) = reply["outputs"]
-    assert abc["mime"] == "text/vnd.abc" and abc["text"].endswith(Scribbler.body)
-    assert any("music21 could not read the tune" in n for n in reply["notes"])
-    assert reply["timings"]["compute_ms"] < 5000
+    assert reply["outputs"] == [] and reply["verdict"]["action"] == "allow"
+    assert any("could not write a playable tune in 4 tries" in n for n in reply["notes"])
+    assert reply["timings"]["compute_ms"] < 20000
+
+
+class FirstTryScribbler(FixedComposer):
+    """Writes an unplayable tune for the request's own seed, a playable one for its retries."""
+
+    def compose(self, requests: list[MusicRequest]) -> list[Composition]:
+        good = "|:DEF GAB|c3 BAG:|\n"
+        return [
+            Composition(
+                header_for(r),
+                header_for(r).abc() + (Scribbler.body if r.seed == 5 else good),
+                r.seed,
+            )
+            for r in requests
+        ]
+
+
+async def test_an_unplayable_tune_is_composed_again_with_a_derived_seed(screener):
+    client = await music_client(screener, FirstTryScribbler)
+    reply = await compose(client, seed=5)
+    abc, *files = reply["outputs"]
+    assert len(files) == 3 and "|:DEF GAB|" in abc["text"]
+    assert abc["seed"] == retry_seed(5, 1) != 5
+    assert any("first 1 tune(s) could not be played" in n for n in reply["notes"])
+    again = await compose(client, seed=5)  # retries are deterministic: the same tune
+    assert again["outputs"][0]["text"] == abc["text"]
 
 
 async def test_music_is_listed_and_documented(screener):

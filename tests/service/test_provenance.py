@@ -50,6 +50,6 @@ async def test_music_outputs_carry_the_tunes_mark(screener):
     stamp = engine.marker.stamp(abc["mark"])
     assert media_tags.abc_comments(abc["text"]) == [stamp]
     assert stamp in media_tags.midi_texts(base64.b64decode(midi["data"]))
-    assert media_tags.wav_tags(base64.b64decode(audio["data"]))["ICMT"] == stamp
+    assert media_tags.sound_tags(base64.b64decode(audio["data"]))["comment"] == stamp
     picture = Image.open(io.BytesIO(base64.b64decode(roll["data"])))
     assert picture.text["mark"] == roll["mark"]
