@@ -233,7 +233,10 @@ def export_state(model: GAN) -> dict[str, torch.Tensor]:
 
 
 def from_export(config: Config, state: dict[str, torch.Tensor]) -> GAN:
-    """Return a GAN ready to `generate` from `export_state` weights (fp32 on CPU)."""
+    """Return a GAN ready to `generate` from `export_state` weights (fp32 on CPU), or from a
+    whole training checkpoint's state (its EMA generator is what is served)."""
+    if any(k.startswith("ema.") for k in state):
+        state = {k.removeprefix("ema."): v for k, v in state.items() if k.startswith("ema.")}
     model = GAN(config)
     model.ema.load_state_dict(
         {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

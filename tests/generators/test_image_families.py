@@ -103,6 +103,15 @@ def test_export_round_trip(name, tmp_path):
     assert path.stat().st_size < 1_000_000
 
 
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_a_whole_training_state_loads_for_inference_too(name):
+    # `genbot eval --checkpoint runs/…/last.pt`: the training checkpoint, not model.pt.
+    module, model = tiny(name)
+    again = module.from_export(module.PRESETS["tiny"], model.state_dict())
+    first, second = module.export_state(again), module.export_state(model)
+    assert all(torch.allclose(first[k], second[k], equal_nan=True) for k in first)
+
+
 def test_checkpoint_errors_are_clear(tmp_path):
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"not a checkpoint")
