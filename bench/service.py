@@ -222,7 +222,7 @@ def report(rows: dict, args) -> None:
     )
     print(f"{'mode':<36}{'req/s':>8}{'img/s':>8}{'p50 s':>8}{'p95 s':>8}{'batch':>7}{'errors':>7}")
     for name, r in rows.items():
-        if name == "overload":
+        if name in ("overload", "text"):
             continue
         cells = f"{r['rps']:>8.2f}{4 * r['rps']:>8.1f}{r['p50']:>8.2f}{r['p95']:>8.2f}"
         print(f"{name:<36}{cells}{r['batch']:>7.1f}{r['errors']:>7}")

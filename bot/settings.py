@@ -102,6 +102,19 @@ def _parse_days(raw: str) -> float:
     return days
 
 
+def _parse_threads(raw: str) -> int:
+    """Return a thread count; 0 stands for auto."""
+    if raw.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"expected auto or a number of threads, got {raw!r}") from None
+    if not 1 <= value <= 256:
+        raise ValueError(f"threads must be between 1 and 256, got {raw!r}")
+    return value
+
+
 def _parse_device(raw: str) -> str:
     device = raw.strip().lower()
     if device in ("auto", "cpu", "cuda", "mps") or (
@@ -191,6 +204,12 @@ class ServiceSettings:
     )
     families: tuple[str, ...] = setting(
         "GENBOT_FAMILIES", _parse_families, (), "Model families to load; empty loads all."
+    )
+    torch_threads: int = setting(
+        "GENBOT_TORCH_THREADS",
+        _parse_threads,
+        0,
+        "Torch's CPU threads: auto (one fewer than the cores, at least 1) or a number.",
     )
     service_token: Secret | None = setting(
         "GENBOT_SERVICE_TOKEN", _parse_secret, None, "Bearer token required on /v1 routes.", True

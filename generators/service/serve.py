@@ -113,6 +113,21 @@ def plan(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     }
 
 
+def set_threads(wanted: int) -> int:
+    """Set torch's CPU threads (0: one fewer than the cores this process may use, at least 1);
+    return the count. The service's own threads — the event loop, moderation, the store of a
+    local bot — need a core: with every core in torch's spinning workers, token-by-token
+    decoding on a 2-core machine ran ten times slower than with one."""
+    import os
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = wanted or max(1, (cores or 1) - 1)
+    torch.set_num_threads(threads)
+    return threads
+
+
 def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool):
     """Return a loaded, screened engine for the planned families."""
     from generators import image_api
@@ -122,6 +137,7 @@ def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool
     from moderation.memorisation import PrivateIndexError
     from moderation.stack import build_screener
 
+    set_threads(settings.torch_threads)
     screener = build_screener(settings)
     embed = hashed_embeddings if tiny else shared_encoder().encode
     engine = Engine(resolve_device(device), screener, embed, home=settings.home)

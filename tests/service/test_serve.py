@@ -94,3 +94,24 @@ def test_serve_starts_answers_and_stops_on_sigterm(tmp_path):
     assert process.returncode == 0, err
     assert f"genbot service on http://127.0.0.1:{port}" in out
     assert Path(tmp_path).is_dir()
+
+
+def test_torch_threads_leave_a_core_to_the_service():
+    import os
+
+    import torch
+
+    from bot.settings import ServiceSettings, SettingsError
+    from generators.service.serve import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        cores = len(os.sched_getaffinity(0))
+        assert set_threads(0) == max(1, cores - 1) == torch.get_num_threads()
+        assert set_threads(3) == 3 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert ServiceSettings.from_env({"GENBOT_TORCH_THREADS": "auto"}).torch_threads == 0
+    assert ServiceSettings.from_env({"GENBOT_TORCH_THREADS": "2"}).torch_threads == 2
+    with pytest.raises(SettingsError, match="GENBOT_TORCH_THREADS"):
+        ServiceSettings.from_env({"GENBOT_TORCH_THREADS": "many"})
