@@ -87,11 +87,11 @@ async def test_write_help_and_queue(world: World):
 async def test_compose_posts_audio_abc_midi_and_a_piano_roll(world: World):
     options = {"prompt": "a jolly jig", "key": "D", "rhythm": "jig"}
     message = await world.result(await world.run("compose", options, user=world.user()))
-    assert sorted(n.rsplit(".", 1)[1] for n in message.files) == ["abc", "mid", "png", "wav"]
+    assert sorted(n.rsplit(".", 1)[1] for n in message.files) == ["abc", "mid", "ogg", "png"]
     abc = next(d for n, d in message.files.items() if n.endswith(".abc")).decode()
     assert "K:D" in abc and "R:jig" in abc
-    wav = next(d for n, d in message.files.items() if n.endswith(".wav"))
-    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    audio = next(d for n, d in message.files.items() if n.endswith(".ogg"))
+    assert audio[:4] == b"OggS"  # Discord plays .ogg inline
 
 
 async def test_vary_blend_and_bad_uploads(world: World):
