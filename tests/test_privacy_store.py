@@ -8,22 +8,15 @@ import pytest
 
 from data import install_secret
 from data.store import Store
+from tests.test_store import Clock
 
 ME, OTHER, GUILD = 424242424242, 515151515151, 777
 DAY = 86400.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1_800_000_000.0)  # 2027: the decision log's days are real dates
 
 
 @pytest.fixture
