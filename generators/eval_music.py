@@ -40,6 +40,12 @@ MAX_NEW_TOKENS = 400
 KEY_FIT, METER_FIT = 0.8, 0.8
 HEADER = 4  # rhythm, meter, key, unit: given by the request, never scored
 SHOWN = 8  # tunes written to samples.abc
+CONSTRAINED = (
+    "with the meter constraint (`generators/abc_bars.py`), which masks, character by "
+    "character, every bar line that would close a bar short or long and every note length that "
+    "would run past the bar's end"
+)
+FREE = "freely (`--no-meter-constraint`): the model's own sense of bar lengths"
 CARD = """# {name}: genbot's folk-tune model
 
 A small decoder-only transformer ({weights:,} weights, {config.n_layer} layers, {config.n_embd}
@@ -56,6 +62,8 @@ on rhythm, meter, key and unit note length. `/compose` samples it; `music_render
   then `genbot eval music --ship` ({eval_seconds} s).
 
 ## Evaluation (`genbot eval music`, {samples_checked} tunes at temperature 1.0, seed {seed})
+
+Sampled as `/compose` samples: {constraint}.
 
 | metric | model | validation tunes |
 |---|---|---|
@@ -110,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=100, help="sampled tunes (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
+    p.add_argument(
+        "--no-meter-constraint",
+        action="store_true",
+        help="sample freely, without /compose's constraint that keeps every bar full",
+    )
     p.add_argument("--ship", metavar="DIR", help="also copy the checkpoint and write MODEL_CARD.md")
     p.add_argument("--dry-run", action="store_true", help="a tiny untrained model, synthetic data")
     return p
@@ -224,10 +237,18 @@ def style(heard: list, headers: list, ref_heard: list, ref_headers: list) -> dic
 
 
 def evaluate(
-    model: Any, codec: Any, train: list, valid: list, samples: int, seed: int, max_new: int
+    model: Any,
+    codec: Any,
+    train: list,
+    valid: list,
+    samples: int,
+    seed: int,
+    max_new: int,
+    constrain_meter: bool = True,
 ) -> Evaluation:
     """Return the music family's metrics for `model`, sampling `samples` tunes with the headers
-    of validation tunes (chosen by `seed`, which also seeds the sampling)."""
+    of validation tunes (chosen by `seed`, which also seeds the sampling) as /compose does: with
+    the meter constraint unless `constrain_meter` is False."""
     from generators.models import music_lm
 
     marks, seconds = [time.monotonic()], {}
@@ -244,7 +265,9 @@ def evaluate(
     ref_headers = [(t.rhythm, t.meter, t.key, t.unit) for t in refs]
     headers = [ref_headers[k % len(refs)] for k in range(samples)]
     rng = torch.Generator().manual_seed(seed)
-    bodies = [music_lm.generate(model, codec, h, rng, max_new, 1.0, 0) for h in headers]
+    bodies = [
+        music_lm.generate(model, codec, h, rng, max_new, 1.0, 0, constrain_meter) for h in headers
+    ]
     lap("sampling")
     tunes = [tune_abc(n, h, b) for n, (h, b) in enumerate(zip(headers, bodies, strict=True), 1)]
     heard = [hear(t) for t in tunes]
@@ -260,7 +283,9 @@ def evaluate(
     metrics["memorised_reference_share"] = round(sum(copied) / max(1, len(copied)), 4)
     lap("memorisation")
     counts = {"samples_checked": samples, "reference_tunes": len(refs), "valid_tunes": len(valid)}
-    metrics.update(counts, train_tunes=len(train), seconds=seconds)
+    metrics.update(
+        counts, train_tunes=len(train), seconds=seconds, meter_constraint=constrain_meter
+    )
     return Evaluation(metrics, headers, tunes, heard)
 
 
@@ -332,6 +357,7 @@ def ship(blob: dict, metrics: dict, checkpoint: Path, out: Path, folder: Path) -
         unigram=metrics["bits_per_token_unigram_baseline"],
         copied=metrics["memorised_reference_share"],
         shown=SHOWN,
+        constraint=CONSTRAINED if metrics.get("meter_constraint", True) else FREE,
     )
     (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     return folder / "MODEL_CARD.md"
@@ -375,7 +401,14 @@ def main(argv: list[str] | None = None, home: Path = Path("var")) -> int:
     torch.set_num_threads(1)
     try:
         evaluation = evaluate(
-            model, codec, course.tunes, valid, args.samples, args.seed, args.max_new_tokens
+            model,
+            codec,
+            course.tunes,
+            valid,
+            args.samples,
+            args.seed,
+            args.max_new_tokens,
+            not args.no_meter_constraint,
         )
     finally:
         torch.set_num_threads(threads)

@@ -173,7 +173,8 @@ def music_figures(path: Path, home: Path, samples: int, seed: int, data: str) ->
         ],
         "test": f"{WINDOW} or more characters in a row of a training tune's ABC body (about "
         "two to four bars), case and spacing aside",
-        "sampling": f"service defaults (temperature 1.0, no top-k), up to {MUSIC_NEW_TOKENS} "
+        "sampling": f"service defaults (temperature 1.0, no top-k, the meter constraint), up to "
+        f"{MUSIC_NEW_TOKENS} "
         "characters, all tunes sampled together with cached keys and values",
     }
 

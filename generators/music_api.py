@@ -42,8 +42,9 @@ def untrained_config(config: Any) -> Any:
     return dataclasses.replace(config, vocab=music_lm.build_vocab(synthetic.tunes()))
 
 
-def compose(model: Any, request: MusicRequest) -> Composition:
-    """Return a tune for the request, sampled from a generator seeded with its seed only."""
+def compose(model: Any, request: MusicRequest, constrain_meter: bool = True) -> Composition:
+    """Return a tune for the request, sampled from a generator seeded with its seed only; with
+    `constrain_meter`, every bar is kept full (music_lm.generate)."""
     from generators.models import music_lm
 
     codec = music_lm.Codec(model.config.vocab)
@@ -58,7 +59,14 @@ def compose(model: Any, request: MusicRequest) -> Composition:
     )
     rng = torch.Generator().manual_seed(request.seed)
     body = music_lm.generate(
-        model, codec, wanted, rng, request.max_new_tokens, request.temperature, request.top_k
+        model,
+        codec,
+        wanted,
+        rng,
+        request.max_new_tokens,
+        request.temperature,
+        request.top_k,
+        constrain_meter,
     )
     notes = (*request.notes, *header.notes, *unknown)
     return Composition(header, f"{header.abc()}{body}\n", request.seed, notes)

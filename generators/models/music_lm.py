@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from generators import abc_bars
+
 FAMILY = "music"
 DEFAULT_DATA = "folk"
 PREVIEW_HEADERS = (
@@ -179,15 +181,19 @@ def generate(
     max_new_tokens: int = 400,
     temperature: float = 1.0,
     top_k: int = 0,
+    constrain_meter: bool = True,
 ) -> str:
-    """Return an ABC body for (rhythm, meter, key, unit), sampled from `rng` only."""
+    """Return an ABC body for (rhythm, meter, key, unit), sampled from `rng` only; with
+    `constrain_meter`, only characters that keep every bar of the meter full (`abc_bars`)."""
     model.eval()
     ids, device = codec.header(*header), next(model.parameters()).device
+    bars = [abc_bars.start(header[1], header[3]) if constrain_meter else None]
     for _ in range(min(max_new_tokens, model.config.context - len(ids))):
         # Sampled on the CPU from a CPU generator: the same seed gives the same tune on any device.
         logits = model(torch.tensor([ids[-model.config.context :]], device=device))[0, -1]
         logits = logits.float().cpu()
         logits[[codec.pad, codec.bos, codec.unk]] = float("-inf")
+        logits = in_meter(logits[None], bars, codec.vocab)[0]
         if temperature <= 0:
             token = int(logits.argmax())
         else:
@@ -200,7 +206,24 @@ def generate(
         if token == codec.eos:
             break
         ids.append(token)
+        bars = feed(bars, [token], codec.vocab)
     return codec.decode(ids)
+
+
+def in_meter(logits: torch.Tensor, bars: list, vocab: tuple[str, ...]) -> torch.Tensor:
+    """Return (B, V) logits with the tokens that would break row b's bars (`bars[b]`, an
+    `abc_bars.Bars`; None leaves the row free) set to -inf."""
+    if all(b is None for b in bars):
+        return logits
+    free = (True,) * len(vocab)
+    masks = [free if b is None else abc_bars.allowed(b, vocab) for b in bars]
+    return logits.masked_fill(~torch.tensor(masks), float("-inf"))
+
+
+def feed(bars: list, tokens: list[int], vocab: tuple[str, ...]) -> list:
+    """Return each row's bar state after its sampled token."""
+    pairs = zip(bars, tokens, strict=True)
+    return [None if b is None else abc_bars.feed(b, vocab[t]) for b, t in pairs]
 
 
 def _block_step(block: Block, x: torch.Tensor, cache: list[torch.Tensor]) -> torch.Tensor:
@@ -237,11 +260,13 @@ def generate_batch(
     max_new_tokens: int = 400,
     temperature: float = 1.0,
     top_k: int = 0,
+    constrain_meter: bool = True,
 ) -> list[str]:
     """Return an ABC body per header, all sampled at once from `rng` with cached keys and
     values: the distribution of `generate`, far faster for many tunes (not the same draws)."""
     model.eval()
     device = next(model.parameters()).device
+    bars = [abc_bars.start(h[1], h[3]) if constrain_meter else None for h in headers]
     ids = torch.tensor([codec.header(*h) for h in headers], device=device)
     caches: list[list[torch.Tensor]] = [[] for _ in model.blocks]
     done, produced, start = torch.zeros(len(headers), dtype=torch.bool), [], 0
@@ -253,9 +278,11 @@ def generate_batch(
             x = _block_step(block, x, cache)
         logits = (model.norm(x[:, -1]) @ model.tokens.weight.T).float().cpu()
         logits[:, [codec.pad, codec.bos, codec.unk]] = float("-inf")
-        token = _pick(logits, temperature, top_k, rng).masked_fill(done, codec.eos)
+        token = _pick(in_meter(logits, bars, codec.vocab), temperature, top_k, rng)
+        token = token.masked_fill(done, codec.eos)
         done |= token == codec.eos
         produced.append(token)
+        bars = feed(bars, token.tolist(), codec.vocab)
         if bool(done.all()):
             break
         start, ids = start + ids.shape[1], token[:, None].to(device)

@@ -154,6 +154,7 @@ def test_a_dry_run_writes_every_metric_a_report_and_samples(dry_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [k for k in METRIC_KEYS if k not in metrics] == []
     assert metrics["data"] == "synthetic" and metrics["samples_checked"] == 8
+    assert metrics["meter_constraint"] is True  # sampled as /compose samples
     for share in ("validity", "key_fit", "meter_fit", "adherence", "memorised_reference_share"):
         assert 0.0 <= metrics[share] <= 1.0, share
     assert (out / "report.png").read_bytes().startswith(b"\x89PNG")
@@ -168,6 +169,7 @@ def test_a_dry_run_ships_a_model_card(dry_run):
     assert "| metric | model | validation tunes |" in card
     assert "Ryan's Mammoth" in card and "Essen" in card and "public domain" in card
     assert "--seed 0" in card and "Apache-2.0" in card and "{" not in card
+    assert "with the meter constraint" in card
 
 
 def test_genbot_eval_music_is_deterministic(dry_run, tmp_path):
