@@ -4,7 +4,7 @@
 
 Text: tokens/s of the /write path (`text_lm.generate`: left padding, KV cache, a seeded sampler
 per request) for a batch of 1 and a batch of 8, and their ratio: the tokens the requests
-produced over the wall time (a row that ends early still rides along in its batch). Music:
+produced over the wall time (a row that ends early leaves its batch at once). Music:
 seconds per /compose tune (the shipped model samples, music21 reads, MIDI, audio and piano roll
 are made) and the size of the audio per minute. One torch thread: a small model gains nothing
 from more on 2 cores.

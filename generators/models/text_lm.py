@@ -184,53 +184,28 @@ def _sample(logits: torch.Tensor, request: TextRequest, rng: torch.Generator) ->
     return int(torch.multinomial(probs, 1, generator=rng))
 
 
-@torch.inference_mode()
 def generate(
     lm: LM,
     requests: list[TextRequest],
     progress: Callable[[int, int], None] | None = None,
 ) -> list[TextResult]:
     """Generate for a batch of requests at once (left padding, KV cache); each request samples
-    from its own generator seeded by its `seed`, stops at EOS, a stop string or its limit.
-    `progress(step, max_steps)` is called after each decoding step."""
-    device = lm.model.device
-    longest = max(r.max_new_tokens for r in requests)
-    # Every row decodes up to `longest` steps, so every prompt must leave that much room.
-    prompts = [_prompt_ids(lm, r, max(1, lm.context - longest)) for r in requests]
-    width = max(len(ids) for ids, _ in prompts)
-    pad = lm.tokenizer.pad_token_id
-    input_ids = torch.tensor(
-        [[pad] * (width - len(ids)) + ids for ids, _ in prompts], device=device
-    )
-    mask = torch.tensor(
-        [[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in prompts], device=device
-    )
-    rngs = [torch.Generator().manual_seed(r.seed) for r in requests]
-    produced: list[list[int]] = [[] for _ in requests]
-    reasons: list[str | None] = [None] * len(requests)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
-    for step in range(longest):
-        logits = out.logits[:, -1, :].cpu()
-        next_tokens = []
-        for i, request in enumerate(requests):
-            if reasons[i] is None:
-                token = _sample(logits[i], request, rngs[i])
-                produced[i].append(token)
-                reasons[i] = _finished(lm, request, produced[i], token)
-            next_tokens.append(produced[i][-1] if produced[i] else pad)
+    from its own generator seeded by its `seed`, stops at EOS, a stop string or its limit, and
+    leaves the batch when it does (`text_decoding.Decoding`). `progress(step, max_steps)` is
+    called after each decoding step."""
+    from generators.models.text_decoding import Decoding
+
+    decoding, longest = Decoding(lm), max(r.max_new_tokens for r in requests)
+    results = dict(decoding.join(list(enumerate(requests))))
+    step = 1
+    while True:
         if progress is not None:
-            progress(step + 1, longest)
-        if all(r is not None for r in reasons):
+            progress(step, longest)
+        if not len(decoding):
             break
-        ones = torch.ones((len(requests), 1), dtype=mask.dtype, device=device)
-        mask, positions = torch.cat([mask, ones], dim=1), positions[:, -1:] + 1
-        step_ids = torch.tensor(next_tokens, device=device)[:, None]
-        out = _forward(lm.model, step_ids, mask, positions, _cache_of(out))
-    return [
-        _result(lm, r, produced[i], reasons[i] or "length", prompts[i][1])
-        for i, r in enumerate(requests)
-    ]
+        results.update(decoding.step())
+        step += 1
+    return [results[k] for k in range(len(requests))]
 
 
 def _cache_arg(model: Any) -> str:

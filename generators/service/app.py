@@ -302,7 +302,16 @@ def create_app(
         async def run(jobs):
             return await engine.call(runners[name], jobs)
 
-        return Batcher(name, run, on_batch=app[METRICS].observe_batch, **options)
+        async def step(joining, leaving):
+            return await engine.call(engine.text_step, joining, leaving)
+
+        # Text decodes token by token: requests join and leave the running batch between
+        # steps (continuous batching) instead of waiting for the whole batch to finish.
+        options = dict(options)
+        continuous = step if name == "text" and options.pop("continuous", True) else None
+        return Batcher(
+            name, run, on_batch=app[METRICS].observe_batch, run_step=continuous, **options
+        )
 
     app[BATCHERS] = {name: batcher(name, opts) for name, opts in families.items()}
     moderation_pool = ThreadPoolExecutor(1, "genbot-moderation")

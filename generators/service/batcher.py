@@ -6,6 +6,9 @@ guild, across users — waiting at most `max_wait_ms` after the first for the ba
 items whose deadline passed, runs the batch, and resolves each item's future. A failing batch
 fails each of its items with the error; the worker lives on. A full queue refuses at once
 (`QueueFull`, with a retry-after hint); a cancelled submit leaves the queue.
+
+With `run_step` instead, the worker batches by iteration (text decoding): items join the
+running batch between steps and leave it as each finishes (`_work_continuous`).
 """
 
 from __future__ import annotations
@@ -122,9 +125,12 @@ class Batcher:
         max_wait_ms: float = 10.0,
         max_queue: int = 64,
         on_batch: Callable[[str, int, float], None] | None = None,
+        run_step: Callable[[list[tuple[int, Any]], set[int]], Awaitable[list[tuple[int, Any]]]]
+        | None = None,
     ) -> None:
         self.name = name
         self.run_batch = run_batch
+        self.run_step = run_step
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -149,9 +155,8 @@ class Batcher:
     def start(self) -> None:
         """Start the worker task (idempotent)."""
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(
-                self._work(), name=f"batcher-{self.name}"
-            )
+            work = self._work_continuous() if self.run_step is not None else self._work()
+            self._worker = asyncio.get_running_loop().create_task(work, name=f"batcher-{self.name}")
 
     async def stop(self) -> None:
         """Stop the worker; fail what still waits."""
@@ -187,6 +192,7 @@ class Batcher:
             return await asyncio.wait_for(asyncio.shield(future), timeout + self.max_wait + 1.0)
         except (asyncio.CancelledError, TimeoutError) as exc:
             removed = self._remove(item)
+            item.future.cancel()  # a running row (continuous batching) sees it and leaves
             if isinstance(exc, TimeoutError):
                 raise DeadlineExceeded(f"{self.name}: deadline passed while queued") from None
             if removed:
@@ -254,3 +260,52 @@ class Batcher:
             del self.stats.batch_sizes[:-1000]
             if self.on_batch is not None:
                 self.on_batch(self.name, len(batch), elapsed)
+
+    async def _work_continuous(self) -> None:
+        """Iteration-level batching: between steps, queued items join the running ones (up to
+        max_batch_size) at once, with no wait for a batch to fill; each item resolves as soon
+        as its own result comes back. `run_step(joining, leaving)` takes (key, payload) pairs
+        that join and the keys of items whose callers left, runs one step, and returns the
+        (key, result) pairs that finished; a result that is an exception fails its item."""
+        assert self.run_step is not None
+        running: dict[int, tuple[Item, float]] = {}
+        while True:
+            if running:
+                joining = self._take(self.max_batch_size - len(running))
+            else:
+                joining = await self._collect()
+                if not joining:
+                    continue
+            now = time.monotonic()
+            running.update((id(item), (item, now)) for item in joining)
+            leaving = {key for key, (item, _) in running.items() if item.future.done()}
+            for key in leaving:
+                del running[key]
+            started = time.monotonic()
+            try:
+                finished = await self.run_step(
+                    [(id(item), item.payload) for item in joining], leaving
+                )
+            except Exception as exc:
+                self.stats.failed_batches += 1
+                log.exception("%s step of %d failed", self.name, len(running))
+                for item, _ in running.values():
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                running.clear()
+                continue
+            size = len(running)
+            for key, result in finished:
+                item, joined = running.pop(key)
+                if not item.future.done():
+                    failed = isinstance(result, Exception)
+                    (item.future.set_exception if failed else item.future.set_result)(result)
+                # retry_after's time per batch: here, how long an item stays in the batch.
+                seconds = time.monotonic() - joined
+                self._mean_batch_seconds = 0.8 * self._mean_batch_seconds + 0.2 * seconds
+            self.stats.items += len(joining)
+            self.stats.batches += 1
+            self.stats.batch_sizes.append(size)
+            del self.stats.batch_sizes[:-1000]
+            if self.on_batch is not None:
+                self.on_batch(self.name, size, time.monotonic() - started)

@@ -94,6 +94,10 @@ class Engine:
         self.models: dict[str, Loaded] = {}
         # One thread: model calls run one at a time on the device, never on the event loop.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genbot-engine")
+        # Continuous text batching: the running decoding and, per row's key, its job, prompt
+        # verdict and when it joined (text_step).
+        self._decoding: Any = None
+        self._rows: dict[int, tuple[Job, Verdict, float]] = {}
 
     def load(self, family: str, source: str | Path | None = None) -> Loaded:
         """Load a family from a checkpoint path, or `tiny` for a fresh tiny model (tests)."""
@@ -231,13 +235,65 @@ class Engine:
         live = [k for k, v in enumerate(prompts) if v.action != "block"]
         replies: list[dict] = [refused(v) for v in prompts]
         results = self.write([jobs[k].request for k in live]) if live else []
+        written = self._text_replies([jobs[k] for k in live], [prompts[k] for k in live], results)
+        for k, reply in zip(live, written, strict=True):
+            replies[k] = reply
+        compute_ms = (time.monotonic() - started) * 1000
+        return [{**r, "compute_ms": compute_ms} for r in replies]
+
+    def text_step(self, joining: list[tuple[int, Job]], leaving: set[int]) -> list[tuple]:
+        """One step of continuous text batching (Batcher.run_step): screen the joining jobs'
+        prompts (a refused one is answered at once), add the rest to the running decoding,
+        drop the rows whose callers left, decode one token for every row, and return the
+        (key, reply) of the jobs that finished, their outputs screened."""
+        now, answered = time.monotonic(), []
+        try:
+            prompts = self._screen_prompts([job for _, job in joining]) if joining else []
+            live = []
+            for (key, job), verdict in zip(joining, prompts, strict=True):
+                if verdict.action == "block":
+                    answered.append((key, {**refused(verdict), "compute_ms": 0.0}))
+                else:
+                    self._rows[key] = (job, verdict, now)
+                    live.append((key, job.request))
+            for key in leaving:
+                self._rows.pop(key, None)
+            finished = self.decode(live, leaving)
+        except Exception:
+            self._decoding, self._rows = None, {}  # a half-done step leaves no usable cache
+            raise
+        if finished:
+            done = [self._rows.pop(key) for key, _ in finished]
+            replies = self._text_replies(
+                [job for job, _, _ in done],
+                [verdict for _, verdict, _ in done],
+                [result for _, result in finished],
+            )
+            for (key, _), (_, _, joined), reply in zip(finished, done, replies, strict=True):
+                answered.append((key, {**reply, "compute_ms": (time.monotonic() - joined) * 1000}))
+        return answered
+
+    def decode(self, joining: list[tuple[int, Any]], leaving: set[int]) -> list[tuple[int, Any]]:
+        """Return the (key, TextResult) of the rows that finish in one step of the running
+        decoding, after the `joining` (key, TextRequest) rows join and the `leaving` ones go."""
+        from generators.models.text_decoding import Decoding
+
+        if self._decoding is None:
+            self._decoding = Decoding(self.models["text"].model)
+        self._decoding.drop(leaving)
+        return self._decoding.join(joining) + self._decoding.step()
+
+    def _text_replies(self, jobs: list[Job], prompts: list[Verdict], results: list) -> list[dict]:
+        """Return the replies of written texts: memorisation guard and output screening."""
+        if not results:
+            return []
         texts = [r.text for r in results]
-        done = [jobs[k] for k in live]
-        recalled = self._recalled("text", texts) if texts else []
-        outputs = self._screen_texts(done, texts, "output", recalled) if texts else []
-        for k, result, verdict in zip(live, results, outputs, strict=True):
+        recalled = self._recalled("text", texts)
+        outputs = self._screen_texts(jobs, texts, "output", recalled)
+        replies = []
+        for prompt, result, verdict in zip(prompts, results, outputs, strict=True):
             reply = {
-                "verdict": worst([prompts[k], verdict]).to_json(),
+                "verdict": worst([prompt, verdict]).to_json(),
                 "notes": result.notes,
                 "model": {"family": "text", "source": self.models["text"].source},
             }
@@ -253,9 +309,8 @@ class Engine:
                         "finish_reason": result.finish_reason,
                     }
                 ]
-            replies[k] = reply
-        compute_ms = (time.monotonic() - started) * 1000
-        return [{**r, "compute_ms": compute_ms} for r in replies]
+            replies.append(reply)
+        return replies
 
     def compose(self, requests: list[MusicRequest]) -> list:
         """Return the music model's Compositions for a batch of MusicRequests."""

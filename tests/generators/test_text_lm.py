@@ -87,3 +87,21 @@ def test_packaged_smollm2_converts_once_and_writes(tmp_path):
         again, [TextRequest("Write one short sentence about a red heart.", 24, seed=1)]
     )
     assert result.tokens > 3 and sum(c.isalpha() for c in result.text) > 10
+
+
+def test_packaged_smollm2_rows_joining_mid_batch_write_what_they_write_alone(tmp_path):
+    """Rotary positions count each row's own tokens: a row that joins SmolLM2's running batch
+    (continuous batching) writes, greedily, what it writes alone."""
+    from generators.models import text_decoding
+
+    lm = text_lm.load(text_lm.PACKAGED_NAME, tmp_path)
+    first = TextRequest("Name three colours.", 12, temperature=0.0)
+    late = TextRequest("Write one word about the sea.", 6, temperature=0.0)
+    decoding, results = text_decoding.Decoding(lm), {}
+    results.update(decoding.join([("first", first)]))
+    for step in range(12):
+        results.update(decoding.join([("late", late)] if step == 3 else []))
+        results.update(decoding.step())
+    assert len(decoding) == 0
+    assert results["first"].text == text_lm.generate(lm, [first])[0].text
+    assert results["late"].text == text_lm.generate(lm, [late])[0].text

@@ -190,6 +190,9 @@ class ToxicWriter(Engine):
 
         return [TextResult("you are a fucking idiot", 6, "eos", r.seed) for r in requests]
 
+    def decode(self, joining, leaving):  # continuous batching: every row finishes at once
+        return [(key, self.write([request])[0]) for key, request in joining]
+
 
 async def test_a_blocked_text_output_is_withheld(screener):
     client = await client_for(make_engine(screener, ToxicWriter))

@@ -131,3 +131,90 @@ async def test_priority_lane_goes_first():
     await asyncio.gather(urgent, *normal)
     assert 99 in model.batches[0]
     await batcher.stop()
+
+
+class Countdown:
+    """A stepwise model we own: an item (n) needs n steps; each step takes `delay` seconds and
+    records the keys that stepped and those told to leave."""
+
+    def __init__(self, delay=0.005, fail_at_step=None):
+        self.left, self.delay, self.fail_at_step = {}, delay, fail_at_step
+        self.steps, self.left_early = [], []
+
+    async def __call__(self, joining, leaving):
+        await asyncio.sleep(self.delay)
+        self.left_early += list(leaving)
+        for key in leaving:
+            self.left.pop(key, None)
+        self.left.update(joining)
+        if self.fail_at_step is not None and len(self.steps) == self.fail_at_step:
+            self.steps.append(None)
+            raise RuntimeError("the step broke")
+        self.steps.append(sorted(self.left))
+        for key in self.left:
+            self.left[key] -= 1
+        done = [key for key, n in self.left.items() if n == 0]
+        self.left = {key: n for key, n in self.left.items() if n > 0}
+        failed = [key for key, n in joining if n < 0]  # a row whose own result is an error
+        return [(k, f"done {k}") for k in done] + [(k, ValueError("bad row")) for k in failed]
+
+
+async def continuous(model, **kwargs):
+    batcher = Batcher("text", None, run_step=model, **kwargs)
+    batcher.start()
+    return batcher
+
+
+async def test_continuous_a_late_short_item_finishes_before_the_long_running_one():
+    model = Countdown()
+    batcher = await continuous(model, max_batch_size=4, max_wait_ms=1)
+    long = asyncio.ensure_future(batcher.submit(30, ("g", "a")))
+    await asyncio.sleep(0.05)  # the long item is stepping
+    assert await batcher.submit(2, ("g", "b")) is not None
+    assert not long.done()  # it joined, finished and left while the long one ran on
+    assert (await long) is not None
+    shared = [s for s in model.steps if len(s) == 2]
+    assert 1 <= len(shared) <= 3  # the short one stepped beside the long one, then left
+    await batcher.stop()
+
+
+async def test_continuous_rows_never_exceed_the_batch_size_and_each_gets_its_result():
+    model = Countdown(delay=0.001)
+    batcher = await continuous(model, max_batch_size=3, max_wait_ms=1)
+    results = await asyncio.gather(*(batcher.submit(1 + k % 4, ("g", k)) for k in range(10)))
+    assert len(results) == 10 and all(r.startswith("done") for r in results)
+    assert max(len(s) for s in model.steps) == 3
+    assert batcher.stats.batch_sizes and max(batcher.stats.batch_sizes) <= 3
+    await batcher.stop()
+
+
+async def test_continuous_a_caller_that_leaves_frees_its_row():
+    model = Countdown()
+    batcher = await continuous(model, max_batch_size=2, max_wait_ms=1)
+    gone = asyncio.ensure_future(batcher.submit(1000, ("g", "a")))
+    await asyncio.sleep(0.03)
+    gone.cancel()
+    assert (await batcher.submit(3, ("g", "b"))).startswith("done")
+    assert len(model.left_early) == 1 and model.left == {}  # told to drop it, and it did
+    await batcher.stop()
+
+
+async def test_continuous_a_failing_step_fails_its_rows_and_the_worker_lives_on():
+    model = Countdown(fail_at_step=1)
+    batcher = await continuous(model, max_batch_size=4, max_wait_ms=1)
+    with pytest.raises(RuntimeError, match="broke"):
+        await batcher.submit(5, ("g", "a"))
+    model.left.clear()
+    assert (await batcher.submit(1, ("g", "b"))).startswith("done")
+    assert batcher.stats.failed_batches == 1
+    await batcher.stop()
+
+
+async def test_continuous_a_row_whose_result_is_an_error_fails_alone():
+    model = Countdown()
+    batcher = await continuous(model, max_batch_size=4, max_wait_ms=5)
+    bad, good = await asyncio.gather(
+        batcher.submit(-1, ("g", "a")), batcher.submit(2, ("g", "b")), return_exceptions=True
+    )
+    assert isinstance(bad, ValueError) and good.startswith("done")
+    await batcher.stop()

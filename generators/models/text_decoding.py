@@ -1,0 +1,161 @@
+"""Continuous (iteration-level) batching for the text family: rows join a running decoding
+batch between steps and leave as soon as they finish, so a request that arrives mid-batch waits
+one step, not the whole batch, and a short answer frees its place for the next request at once.
+
+`Decoding` keeps the batch's KV cache, attention mask and each row's pending token. Rows that
+join are prefilled together (left padding) and their caches merged with the running ones: the
+shorter side is padded on the left with masked positions. Positions come from each row's own
+count of real tokens, so padding never shifts a row's text. Rows that leave are cut out of the
+cache, and columns no row uses any more are trimmed from the left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from generators.models import text_lm
+from generators.schema import TextRequest
+
+
+@dataclass
+class Row:
+    """One request being written: its sampler, what it has produced and why it stopped."""
+
+    key: Hashable
+    request: TextRequest
+    rng: torch.Generator
+    notes: list[str]
+    produced: list[int] = field(default_factory=list)
+    reason: str | None = None
+
+
+class Decoding:
+    """The rows decoding together on one model, with their cache."""
+
+    def __init__(self, lm: text_lm.LM) -> None:
+        self.lm = lm
+        self.rows: list[Row] = []
+        self.cache: Any = None
+        self.mask: torch.Tensor | None = None  # (rows, columns): 1 where a real token is cached
+        self.steps = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @torch.inference_mode()
+    def join(self, keyed: list[tuple[Hashable, TextRequest]]) -> list[tuple[Hashable, Any]]:
+        """Prefill new requests, sample their first tokens and add them to the batch; return
+        the (key, TextResult) of those already finished (one-token answers)."""
+        if not keyed:
+            return []
+        lm, pad = self.lm, self.lm.tokenizer.pad_token_id
+        # A row decodes at most its own max_new_tokens, so its prompt leaves that much room.
+        prompts = [
+            text_lm._prompt_ids(lm, r, max(1, lm.context - r.max_new_tokens)) for _, r in keyed
+        ]
+        width = max(len(ids) for ids, _ in prompts)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p, _ in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in prompts])
+        device = lm.model.device
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = lm.model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            use_cache=True,
+        )
+        rows = [
+            Row(key, request, torch.Generator().manual_seed(request.seed), notes)
+            for (key, request), (_, notes) in zip(keyed, prompts, strict=True)
+        ]
+        self._merge(rows, text_lm._cache_of(out), mask.to(device))
+        return self._sample(out.logits[:, -1, :].cpu(), rows)
+
+    @torch.inference_mode()
+    def step(self) -> list[tuple[Hashable, Any]]:
+        """Feed every row its pending token, sample the next; return the finished rows'
+        (key, TextResult), which leave the batch."""
+        if not self.rows:
+            return []
+        assert self.mask is not None
+        device = self.mask.device
+        positions = self.mask.sum(-1, keepdim=True)  # each row's own count of real tokens
+        ones = torch.ones((len(self.rows), 1), dtype=self.mask.dtype, device=device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
+        tokens = torch.tensor([row.produced[-1] for row in self.rows], device=device)[:, None]
+        out = text_lm._forward(self.lm.model, tokens, self.mask, positions, self.cache)
+        self.cache, self.steps = text_lm._cache_of(out), self.steps + 1
+        return self._sample(out.logits[:, -1, :].cpu(), self.rows)
+
+    def drop(self, keys: set[Hashable]) -> None:
+        """Take rows out unfinished (their clients went away)."""
+        self._keep([k for k, row in enumerate(self.rows) if row.key not in keys])
+
+    def _sample(self, logits: torch.Tensor, rows: list[Row]) -> list[tuple[Hashable, Any]]:
+        for row, row_logits in zip(rows, logits, strict=True):
+            token = text_lm._sample(row_logits, row.request, row.rng)
+            row.produced.append(token)
+            row.reason = text_lm._finished(self.lm, row.request, row.produced, token)
+        finished = [row for row in self.rows if row.reason is not None]
+        self._keep([k for k, row in enumerate(self.rows) if row.reason is None])
+        return [
+            (
+                row.key,
+                text_lm._result(self.lm, row.request, row.produced, row.reason or "", row.notes),
+            )
+            for row in finished
+        ]
+
+    def _merge(self, rows: list[Row], cache: Any, mask: torch.Tensor) -> None:
+        if not self.rows:
+            self.rows, self.cache, self.mask = rows, cache, mask
+            return
+        assert self.mask is not None
+        width = max(self.mask.shape[1], mask.shape[1])
+        for old, new in zip(_layers(self.cache), _layers(cache), strict=True):
+            old.keys = torch.cat([_left_pad(old.keys, width), _left_pad(new.keys, width)])
+            old.values = torch.cat([_left_pad(old.values, width), _left_pad(new.values, width)])
+        self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(mask, width)])
+        self.rows = [*self.rows, *rows]
+
+    def _keep(self, indices: list[int]) -> None:
+        if len(indices) == len(self.rows):
+            return
+        self.rows = [self.rows[k] for k in indices]
+        if not indices:
+            self.cache, self.mask = None, None
+            return
+        assert self.mask is not None
+        chosen = torch.tensor(indices, device=self.mask.device)
+        mask = self.mask.index_select(0, chosen)
+        # Columns that only rows now gone had used: cut them from the left.
+        first = int(mask.any(0).int().argmax())
+        self.mask = mask[:, first:]
+        for layer in _layers(self.cache):
+            layer.keys = layer.keys.index_select(0, chosen)[:, :, first:]
+            layer.values = layer.values.index_select(0, chosen)[:, :, first:]
+
+
+def _layers(cache: Any) -> list[Any]:
+    """Return a cache's per-layer (keys, values) holders; only growing (dynamic) caches can be
+    merged and cut row by row."""
+    layers = getattr(cache, "layers", None)
+    if layers is None or not all(hasattr(layer, "keys") for layer in layers):
+        raise TypeError(f"continuous batching needs a DynamicCache, not {type(cache).__name__}")
+    return list(layers)
+
+
+def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Return a (rows, …, columns[, dim]) mask or cache tensor padded on the left to `width`
+    columns with zeros (masked positions)."""
+    axis = 1 if tensor.dim() == 2 else 2
+    missing = width - tensor.shape[axis]
+    if missing <= 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[axis] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=axis)
