@@ -159,6 +159,19 @@ def build_engine(settings: Any, sources: dict[str, Any], device: str, tiny: bool
     return engine
 
 
+async def freeze_heap(app: Any) -> None:
+    """Move everything alive after start-up out of the garbage collector's sight. The loaded
+    models and libraries are some 440,000 objects, which every full collection scanned: a
+    285 ms pause at random, which bench/service.py saw as 400 ms 429s in one burst of six.
+    Frozen, a full collection takes under a millisecond; the frozen objects are still freed
+    by reference counting."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    log.info("froze %d start-up objects out of garbage collection", gc.get_freeze_count())
+
+
 def main(argv: list[str], settings: Any) -> int:
     """Serve until interrupted."""
     from aiohttp import web
@@ -170,6 +183,7 @@ def main(argv: list[str], settings: Any) -> int:
     engine = build_engine(settings, planned["sources"], planned["device"], args.tiny)
     token = settings.service_token.reveal() if settings.service_token else None
     app = create_app(engine, planned["batching"], token=token)
+    app.on_startup.append(freeze_heap)  # after the models' warm-up (create_app's cleanup_ctx)
     print(
         f"genbot service on http://{planned['host']}:{planned['port']} "
         f"({', '.join(planned['sources'])} on {engine.device})",
