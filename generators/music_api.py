@@ -44,7 +44,7 @@ def untrained_config(config: Any) -> Any:
 
 def compose(model: Any, request: MusicRequest, constrain_meter: bool = True) -> Composition:
     """Return a tune for the request, sampled from a generator seeded with its seed only; with
-    `constrain_meter`, every bar is kept full (music_lm.generate)."""
+    `constrain_meter`, every bar is kept full (music_lm.generate_batch)."""
     from generators.models import music_lm
 
     codec = music_lm.Codec(model.config.vocab)
@@ -58,10 +58,11 @@ def compose(model: Any, request: MusicRequest, constrain_meter: bool = True) -> 
         if token == codec.unk
     )
     rng = torch.Generator().manual_seed(request.seed)
-    body = music_lm.generate(
+    # The cached path: each character costs one position, not the whole tune so far again.
+    (body,) = music_lm.generate_batch(
         model,
         codec,
-        wanted,
+        [wanted],
         rng,
         request.max_new_tokens,
         request.temperature,
