@@ -5,7 +5,8 @@
 1. normalisation: µs per short message (target < 50 µs);
 2. screen: p50/p95 ms for one prompt at a time with the offline stack (lexical + rules + PII);
 3. Detoxify at real size (a roberta-base config with random weights, built here and loaded
-   through Detoxify's own code): texts one at a time vs batches of 32 (target >= 5x throughput);
+   through Detoxify's own code): texts one at a time vs batches of 32 (target >= 5x throughput),
+   in fp32 and, where this CPU computes it natively, bf16 (GENBOT_DETOXIFY_PRECISION=auto's pick);
 4. quality of the offline stack on the test corpus: evasion recall per transform against clean
    recall, benign block rate, long texts with a toxic ending.
 """
@@ -54,27 +55,39 @@ def bench_screen(screener: Screener, prompts: list[str]) -> tuple[float, float]:
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
 
 
-def bench_detoxify(text_sets: dict[str, list[str]]) -> list[tuple[str, float, float, float]]:
-    """Return (name, mean tokens, texts/s one at a time, texts/s in batches of 32) per set."""
+def bench_detoxify(
+    text_sets: dict[str, list[str]],
+) -> list[tuple[str, str, float, float, float]]:
+    """Return (precision, name, mean tokens, texts/s one at a time, texts/s in batches of 32)
+    per precision (fp32, and bf16 where this machine computes it natively: what the default
+    `auto` picks) and set."""
     from moderation.scorers.local_checkpoint import build
-    from moderation.scorers.toxicity import DetoxifyScorer
+    from moderation.scorers.toxicity import DetoxifyScorer, native_bf16
 
+    precisions = ["fp32", "bf16"] if native_bf16("cpu") else ["fp32"]
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         checkpoint, config = build(Path(folder), arch="roberta", size="base")
-        scorer = DetoxifyScorer(checkpoint=str(checkpoint), config_path=str(config), batch_size=32)
-        scorer.load()
-    scorer.score(["warm up", "the model"])
-    rows = []
-    for name, texts in text_sets.items():
-        tokens = statistics.mean(len(ids) for ids in scorer._window_batches(texts)[0])
-        start = time.perf_counter()
-        for text in texts:
-            scorer.score([text])
-        single = len(texts) / (time.perf_counter() - start)
-        start = time.perf_counter()
-        scorer.score(texts)
-        batched = len(texts) / (time.perf_counter() - start)
-        rows.append((name, tokens, single, batched))
+        scorers = {
+            p: DetoxifyScorer(
+                checkpoint=str(checkpoint), config_path=str(config), batch_size=32, precision=p
+            )
+            for p in precisions
+        }
+        for scorer in scorers.values():
+            scorer.load()
+    for precision, scorer in scorers.items():
+        scorer.score(["warm up", "the model"])
+        for name, texts in text_sets.items():
+            tokens = statistics.mean(len(ids) for ids in scorer._window_batches(texts)[0])
+            start = time.perf_counter()
+            for text in texts:
+                scorer.score([text])
+            single = len(texts) / (time.perf_counter() - start)
+            start = time.perf_counter()
+            scorer.score(texts)
+            batched = len(texts) / (time.perf_counter() - start)
+            rows.append((precision, name, tokens, single, batched))
     return rows
 
 
@@ -122,10 +135,16 @@ def main(argv: list[str] | None = None) -> None:
         longer = [f"{b}, and then {t}" for b, t in zip(BENIGN, TOXIC_SEEDS * 4, strict=False)]
         sets = {"one-line prompts": prompts, "two-clause messages": longer[: args.texts]}
         print(f"\nDetoxify at roberta-base size (random weights), {args.texts} texts per set:")
-        print(f"{'texts':<22}{'tokens':>8}{'one at a time':>16}{'batches of 32':>16}{'ratio':>8}")
-        for name, tokens, single, batched in bench_detoxify(sets):
+        print(
+            f"{'precision':<10}{'texts':<22}{'tokens':>8}{'one at a time':>16}"
+            f"{'batches of 32':>16}{'ratio':>8}"
+        )
+        for precision, name, tokens, single, batched in bench_detoxify(sets):
             ratio = batched / single
-            print(f"{name:<22}{tokens:>8.1f}{single:>14.1f}/s{batched:>14.1f}/s{ratio:>7.1f}x")
+            print(
+                f"{precision:<10}{name:<22}{tokens:>8.1f}{single:>14.1f}/s{batched:>14.1f}/s"
+                f"{ratio:>7.1f}x"
+            )
         print("target: batched >= 5x the throughput of one at a time")
 
     print("\nquality of the offline stack (caught = held or refused; pg13 prompts):")

@@ -141,6 +141,13 @@ def _parse_detoxify_mode(raw: str) -> str:
     return mode
 
 
+def _parse_precision(raw: str) -> str:
+    precision = raw.strip().lower()
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError("expected auto, fp32 or bf16")
+    return precision
+
+
 def _parse_families(raw: str) -> tuple[str, ...]:
     return tuple(f.strip() for f in raw.split(",") if f.strip())
 
@@ -240,6 +247,13 @@ class ServiceSettings:
         _parse_optional_str,
         None,
         "Local Hugging Face config + tokenizer folder that goes with that checkpoint.",
+    )
+    detoxify_precision: str = setting(
+        "GENBOT_DETOXIFY_PRECISION",
+        _parse_precision,
+        "auto",
+        "Detoxify's arithmetic: auto (bf16 on a GPU or a CPU with native bf16, else fp32), "
+        "fp32, bf16.",
     )
     nsfw_model: str | None = setting(
         "GENBOT_NSFW_MODEL",

@@ -40,6 +40,7 @@ def build_screener(settings: Any) -> Screener:
                 checkpoint=settings.detoxify_checkpoint,
                 config_path=settings.detoxify_config,
                 device=settings.device,
+                precision=settings.detoxify_precision,
             )
         )
     images = ImageChecker(nsfw_model=settings.nsfw_model, device=settings.device)

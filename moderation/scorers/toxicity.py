@@ -63,6 +63,27 @@ def windows(ids: list[int], size: int, stride: int) -> list[list[int]]:
     return [ids[s : s + size] for s in starts]
 
 
+def choose_precision(wanted: str, device: str, native_bf16: bool) -> str:
+    """Return the arithmetic Detoxify runs in: `wanted` unless it is `auto`, which takes bf16
+    where the device computes it natively (a GPU, or a CPU with AVX512-BF16 or AMX) and fp32
+    elsewhere, where bf16 would be emulated and slower."""
+    if wanted != "auto":
+        return wanted
+    return "bf16" if native_bf16 else "fp32"
+
+
+def native_bf16(device: str) -> bool:
+    """Return whether `device` computes bf16 matrix products natively."""
+    import torch
+
+    try:
+        if device.startswith("cuda"):
+            return bool(torch.cuda.is_bf16_supported())
+        return device == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older torch, or no oneDNN: stay in fp32
+        return False
+
+
 class DetoxifyScorer:
     """Scores texts with a Detoxify model: `toxicity`, `threat`, `insult` … in [0, 1]."""
 
@@ -76,8 +97,10 @@ class DetoxifyScorer:
         config_path: str | None = None,
         device: str = "cpu",
         batch_size: int = 32,
+        precision: str = "auto",
     ) -> None:
         self.model_type = model_type
+        self.precision = precision  # resolved to fp32 or bf16 by load
         self.checkpoint = checkpoint
         self.config_path = config_path
         self.device = device
@@ -106,6 +129,12 @@ class DetoxifyScorer:
         self._detoxify.model.eval()
         if self.checkpoint:
             self.version = f"detoxify-local-{_file_digest(self.checkpoint)}"
+        self.precision = choose_precision(self.precision, device, native_bf16(device))
+        if self.precision == "bf16":
+            # Batches of 32 ran 2.2x faster in bf16 on this project's CPU (AVX512-BF16) and
+            # moved scores by about 0.001 (bench/moderation.py); a verdict's model version
+            # says which arithmetic made it.
+            self.version += "+bf16"
         log.info("loaded %s on %s", self.version, device)
 
     @property
@@ -147,7 +176,9 @@ class DetoxifyScorer:
         order = sorted(range(len(inputs)), key=lambda k: -len(inputs[k]))
         pad = self._detoxify.tokenizer.pad_token_id or 0
         model = self._detoxify.model
-        with torch.inference_mode():
+        device_type = self._detoxify.model.device.type
+        bf16 = torch.autocast(device_type, torch.bfloat16, enabled=self.precision == "bf16")
+        with torch.inference_mode(), bf16:
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
                 width = max(len(inputs[k]) for k in chunk)

@@ -80,7 +80,7 @@ def test_screener_uses_detoxify_next_to_the_lexical_scorer(scorer):
 
 class Settings:
     detoxify, detoxify_model, detoxify_config, device = "auto", "unbiased", None, "cpu"
-    detoxify_checkpoint = None
+    detoxify_checkpoint, detoxify_precision = None, "auto"
     nsfw_model = None
 
 
@@ -116,3 +116,35 @@ def test_doctor_reports_configured_weights(genbot, home, tiny):
     env = {"GENBOT_HOME": str(home), "GENBOT_DETOXIFY_CHECKPOINT": str(tiny[0])}
     checks = {c["name"]: c for c in json.loads(genbot("doctor", "--json", env=env).stdout)}
     assert checks["detoxify"]["status"] == "ok" and str(tiny[0]) in checks["detoxify"]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "device", "native", "chosen"),
+    [
+        ("auto", "cpu", True, "bf16"),
+        ("auto", "cpu", False, "fp32"),  # emulated bf16 would be slower
+        ("auto", "cuda", True, "bf16"),
+        ("fp32", "cuda", True, "fp32"),
+        ("bf16", "cpu", False, "bf16"),  # asked for: given
+    ],
+)
+def test_precision_is_bf16_only_where_the_device_computes_it(wanted, device, native, chosen):
+    from moderation.scorers.toxicity import choose_precision
+
+    assert choose_precision(wanted, device, native) == chosen
+
+
+def test_bf16_scores_agree_with_fp32_and_the_version_says_which(tiny):
+    checkpoint, config = tiny
+    texts = ["hello you idiot", "a kind word for everyone", "I will hurt you " * 40]
+    made = {}
+    for precision in ("fp32", "bf16"):
+        scorer = DetoxifyScorer(
+            checkpoint=str(checkpoint), config_path=str(config), precision=precision
+        )
+        scorer.load()
+        made[precision] = (scorer.version, scorer.score(texts))
+    (v32, fp32), (v16, bf16) = made["fp32"], made["bf16"]
+    assert v16 == v32 + "+bf16" and not v32.endswith("+bf16")
+    for a, b in zip(fp32, bf16, strict=True):
+        assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 0.02
