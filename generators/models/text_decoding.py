@@ -11,13 +11,14 @@ cache, and columns no row uses any more are trimmed from the left.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from generators.models import text_lm
+from generators.models.text_lm import LM, TextResult
 from generators.schema import TextRequest
 
 
@@ -36,7 +37,7 @@ class Row:
 class Decoding:
     """The rows decoding together on one model, with their cache."""
 
-    def __init__(self, lm: text_lm.LM) -> None:
+    def __init__(self, lm: LM) -> None:
         self.lm = lm
         self.rows: list[Row] = []
         self.cache: Any = None
@@ -47,16 +48,14 @@ class Decoding:
         return len(self.rows)
 
     @torch.inference_mode()
-    def join(self, keyed: list[tuple[Hashable, TextRequest]]) -> list[tuple[Hashable, Any]]:
+    def join(self, keyed: list[tuple[Hashable, TextRequest]]) -> list[tuple[Hashable, TextResult]]:
         """Prefill new requests, sample their first tokens and add them to the batch; return
         the (key, TextResult) of those already finished (one-token answers)."""
         if not keyed:
             return []
         lm, pad = self.lm, self.lm.tokenizer.pad_token_id
         # A row decodes at most its own max_new_tokens, so its prompt leaves that much room.
-        prompts = [
-            text_lm._prompt_ids(lm, r, max(1, lm.context - r.max_new_tokens)) for _, r in keyed
-        ]
+        prompts = [_prompt_ids(lm, r, max(1, lm.context - r.max_new_tokens)) for _, r in keyed]
         width = max(len(ids) for ids, _ in prompts)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p, _ in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in prompts])
@@ -72,11 +71,11 @@ class Decoding:
             Row(key, request, torch.Generator().manual_seed(request.seed), notes)
             for (key, request), (_, notes) in zip(keyed, prompts, strict=True)
         ]
-        self._merge(rows, text_lm._cache_of(out), mask.to(device))
+        self._merge(rows, _cache_of(out), mask.to(device))
         return self._sample(out.logits[:, -1, :].cpu(), rows)
 
     @torch.inference_mode()
-    def step(self) -> list[tuple[Hashable, Any]]:
+    def step(self) -> list[tuple[Hashable, TextResult]]:
         """Feed every row its pending token, sample the next; return the finished rows'
         (key, TextResult), which leave the batch."""
         if not self.rows:
@@ -87,25 +86,25 @@ class Decoding:
         ones = torch.ones((len(self.rows), 1), dtype=self.mask.dtype, device=device)
         self.mask = torch.cat([self.mask, ones], dim=1)
         tokens = torch.tensor([row.produced[-1] for row in self.rows], device=device)[:, None]
-        out = text_lm._forward(self.lm.model, tokens, self.mask, positions, self.cache)
-        self.cache, self.steps = text_lm._cache_of(out), self.steps + 1
+        out = _forward(self.lm.model, tokens, self.mask, positions, self.cache)
+        self.cache, self.steps = _cache_of(out), self.steps + 1
         return self._sample(out.logits[:, -1, :].cpu(), self.rows)
 
     def drop(self, keys: set[Hashable]) -> None:
         """Take rows out unfinished (their clients went away)."""
         self._keep([k for k, row in enumerate(self.rows) if row.key not in keys])
 
-    def _sample(self, logits: torch.Tensor, rows: list[Row]) -> list[tuple[Hashable, Any]]:
+    def _sample(self, logits: torch.Tensor, rows: list[Row]) -> list[tuple[Hashable, TextResult]]:
         for row, row_logits in zip(rows, logits, strict=True):
-            token = text_lm._sample(row_logits, row.request, row.rng)
+            token = _sample(row_logits, row.request, row.rng)
             row.produced.append(token)
-            row.reason = text_lm._finished(self.lm, row.request, row.produced, token)
+            row.reason = _finished(self.lm, row.request, row.produced, token)
         finished = [row for row in self.rows if row.reason is not None]
         self._keep([k for k, row in enumerate(self.rows) if row.reason is None])
         return [
             (
                 row.key,
-                text_lm._result(self.lm, row.request, row.produced, row.reason or "", row.notes),
+                _result(self.lm, row.request, row.produced, row.reason or "", row.notes),
             )
             for row in finished
         ]
@@ -159,3 +158,74 @@ def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
     shape = list(tensor.shape)
     shape[axis] = missing
     return torch.cat([tensor.new_zeros(shape), tensor], dim=axis)
+
+
+def _prompt_ids(lm: LM, request: TextRequest, room: int) -> tuple[list[int], list[str]]:
+    if lm.chat:
+        messages = [{"role": "user", "content": request.prompt}]
+        ids = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+    else:
+        ids = lm.tokenizer(request.prompt)["input_ids"]
+    ids, notes = list(ids), []
+    if len(ids) > room:
+        notes.append(f"prompt of {len(ids)} tokens cut from the left to {room} to fit the context")
+        ids = ids[-room:]
+    return ids or [lm.tokenizer.eos_token_id], notes
+
+
+def _sample(logits: torch.Tensor, request: TextRequest, rng: torch.Generator) -> int:
+    if request.temperature == 0.0:
+        return int(logits.argmax())
+    logits = logits.float() / request.temperature
+    if request.top_k and request.top_k < logits.shape[-1]:
+        cutoff = torch.topk(logits, request.top_k).values[-1]
+        logits = logits.masked_fill(logits < cutoff, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if request.top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(0) - sorted_probs < request.top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs, 1, generator=rng))
+
+
+def _cache_arg(model: Any) -> str:
+    # transformers renamed `past_key_values` to `cache`; accept models of either generation.
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _forward(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+):
+    kwargs = {_cache_arg(model): cache}
+    return model(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs
+    )
+
+
+def _finished(lm: LM, request: TextRequest, produced: list[int], token: int) -> str | None:
+    if token == lm.tokenizer.eos_token_id:
+        return "eos"
+    if request.stop:
+        tail = lm.tokenizer.decode(produced[-16:], skip_special_tokens=True)
+        if any(s in tail for s in request.stop):
+            return "stop"
+    if len(produced) >= request.max_new_tokens:
+        return "length"
+    return None
+
+
+def _result(
+    lm: LM, request: TextRequest, produced: list[int], reason: str, notes: list[str]
+) -> TextResult:
+    text = lm.tokenizer.decode(produced, skip_special_tokens=True)
+    if reason == "stop":
+        cut = min(text.find(s) for s in request.stop if s in text)
+        text = text[:cut]
+    return TextResult(text.strip(), len(produced), reason, request.seed, [*request.notes, *notes])

@@ -10,7 +10,6 @@ folder under GENBOT_HOME/models, which later loads in well under a second.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,36 +153,6 @@ def build_tiny(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def _prompt_ids(lm: LM, request: TextRequest, room: int) -> tuple[list[int], list[str]]:
-    if lm.chat:
-        messages = [{"role": "user", "content": request.prompt}]
-        ids = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-    else:
-        ids = lm.tokenizer(request.prompt)["input_ids"]
-    ids, notes = list(ids), []
-    if len(ids) > room:
-        notes.append(f"prompt of {len(ids)} tokens cut from the left to {room} to fit the context")
-        ids = ids[-room:]
-    return ids or [lm.tokenizer.eos_token_id], notes
-
-
-def _sample(logits: torch.Tensor, request: TextRequest, rng: torch.Generator) -> int:
-    if request.temperature == 0.0:
-        return int(logits.argmax())
-    logits = logits.float() / request.temperature
-    if request.top_k and request.top_k < logits.shape[-1]:
-        cutoff = torch.topk(logits, request.top_k).values[-1]
-        logits = logits.masked_fill(logits < cutoff, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    if request.top_p < 1.0:
-        sorted_probs, order = probs.sort(descending=True)
-        keep = sorted_probs.cumsum(0) - sorted_probs < request.top_p
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
-    return int(torch.multinomial(probs, 1, generator=rng))
-
-
 def generate(
     lm: LM,
     requests: list[TextRequest],
@@ -206,44 +175,3 @@ def generate(
         results.update(decoding.step())
         step += 1
     return [results[k] for k in range(len(requests))]
-
-
-def _cache_arg(model: Any) -> str:
-    # transformers renamed `past_key_values` to `cache`; accept models of either generation.
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-def _cache_of(out: Any) -> Any:
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
-
-
-def _forward(
-    model: Any, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
-):
-    kwargs = {_cache_arg(model): cache}
-    return model(
-        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs
-    )
-
-
-def _finished(lm: LM, request: TextRequest, produced: list[int], token: int) -> str | None:
-    if token == lm.tokenizer.eos_token_id:
-        return "eos"
-    if request.stop:
-        tail = lm.tokenizer.decode(produced[-16:], skip_special_tokens=True)
-        if any(s in tail for s in request.stop):
-            return "stop"
-    if len(produced) >= request.max_new_tokens:
-        return "length"
-    return None
-
-
-def _result(
-    lm: LM, request: TextRequest, produced: list[int], reason: str, notes: list[str]
-) -> TextResult:
-    text = lm.tokenizer.decode(produced, skip_special_tokens=True)
-    if reason == "stop":
-        cut = min(text.find(s) for s in request.stop if s in text)
-        text = text[:cut]
-    return TextResult(text.strip(), len(produced), reason, request.seed, [*request.notes, *notes])
