@@ -296,6 +296,9 @@ class Batcher:
                 continue
             size = len(running)
             for key, result in finished:
+                if key not in running:  # not ours (a stepper's mistake): the worker lives on
+                    log.error("%s step returned unknown key %r", self.name, key)
+                    continue
                 item, joined = running.pop(key)
                 if not item.future.done():
                     failed = isinstance(result, Exception)
