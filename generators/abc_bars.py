@@ -126,14 +126,36 @@ def feed(s: Bars, token: str) -> Bars:
     return step(s, token)[0] if len(token) == 1 else s
 
 
-@functools.lru_cache(maxsize=1 << 13)
 def allowed(s: Bars, vocab: tuple[str, ...]) -> tuple[bool, ...]:
     """Return, per vocabulary token, whether it may come next: a character that keeps the bars
-    fillable, <eos> at the end of a bar; everything when nothing would be (never a dead end).
-    The lookahead inside a note's length counts on the vocabulary spelling every length (the
-    digits and `/`, as the folk corpus's does): a vocabulary without `4` can reach a dead end."""
-    mask = tuple(can_end(s) if t == EOS else len(t) == 1 and step(s, t)[1] for t in vocab)
+    fillable, <eos> at the end of a bar; everything when nothing would be (never a dead end)."""
+    mask = _mask(s, vocab)
     return mask if any(mask) else (True,) * len(vocab)
+
+
+@functools.lru_cache(maxsize=1 << 13)
+def _mask(s: Bars, vocab: tuple[str, ...]) -> tuple[bool, ...]:
+    return tuple(can_end(s) if t == EOS else len(t) == 1 and _viable(s, t, vocab) for t in vocab)
+
+
+def _viable(s: Bars, ch: str, vocab: tuple[str, ...]) -> bool:
+    """Return whether `ch` may come next: allowed, and when it writes part of a note's length
+    (A3/ …), a length the vocabulary can finish (no `A3/` where `4` and `8` are missing)."""
+    after, ok = step(s, ch)
+    if ok and after.mode == NOTE and (ch in DIGITS or ch == "/"):
+        chars = _characters(vocab)
+        return any(
+            text.startswith(after.length)
+            and set(text[len(after.length) :]) <= chars
+            and _fits(after, length)
+            for text, length in LENGTHS.items()
+        )
+    return ok
+
+
+@functools.lru_cache(maxsize=8)
+def _characters(vocab: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(t for t in vocab if len(t) == 1)
 
 
 def measure(body: str, meter: str, unit: str) -> list[Fraction]:

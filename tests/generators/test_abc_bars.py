@@ -196,3 +196,23 @@ def test_random_walks_never_stall_and_music21_finds_their_bars_full(corpus):
         body = body[: body.rfind("|") + 1]  # whole bars: a cut chord is unreadable
         full = 4 * Fraction(meter)
         assert all(abs(x - full) < 1e-6 for x in music21_bars(body, meter, unit)[1:]), body
+
+
+def test_a_vocabulary_without_some_digits_never_reaches_a_dead_end(corpus):
+    """A model whose corpus never wrote `4` or `8` (the tiny test vocabularies) is not led into
+    a note length only those could finish (`G3/` in a bar with one unit left)."""
+    chars = sorted(set("ABCDEFGabcdefgz|:/23 ,'()[]^_=<>.") - set("48"))
+    vocab = ("<eos>", *chars)
+    rng = random.Random(1)
+    for walk in range(30):
+        meter, unit = [("4/4", "1/8"), ("6/8", "1/8"), ("2/4", "1/16")][walk % 3]
+        s = abc_bars.start(meter, unit)
+        for _ in range(120):
+            mask = abc_bars._mask(s, vocab)
+            assert any(mask), (meter, s)  # the fallback (everything) is never needed
+            choices = [t for t, ok in zip(vocab, mask, strict=True) if ok and t != "<eos>"]
+            if not choices:
+                break
+            s = abc_bars.feed(s, rng.choice(choices))
+    s = after("A8|A7G3")
+    assert abc_bars.step(s, "/")[1] and not abc_bars._viable(s, "/", vocab)

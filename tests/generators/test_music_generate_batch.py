@@ -49,7 +49,7 @@ def test_the_meter_constraint_keeps_every_bar_of_an_untrained_model_full():
     """An untrained model writes noise; constrained, its bars still come out full, one tune at a
     time and in a batch, and music21 measures them so; unconstrained, they do not."""
     tunes = [t for t in folk.read_corpus() if t.split == "train"][:8]
-    # The whole corpus's characters: the tracker's lookahead counts on every digit being there.
+    # The whole corpus's characters, as the shipped model has.
     vocab = music_lm.build_vocab(folk.read_corpus())
     torch.manual_seed(0)
     model = music_lm.build(dataclasses.replace(music_lm.PRESETS["tiny"], vocab=vocab))
