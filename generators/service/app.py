@@ -294,7 +294,6 @@ def create_app(
     runners = {
         "gan": engine.gan_batch,
         "vae": engine.vae_batch,
-        "text": engine.text_batch,
         "music": engine.music_batch,
     }
 
@@ -307,8 +306,7 @@ def create_app(
 
         # Text decodes token by token: requests join and leave the running batch between
         # steps (continuous batching) instead of waiting for the whole batch to finish.
-        options = dict(options)
-        continuous = step if name == "text" and options.pop("continuous", True) else None
+        continuous = step if name == "text" else None
         return Batcher(
             name, run, on_batch=app[METRICS].observe_batch, run_step=continuous, **options
         )

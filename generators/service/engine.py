@@ -222,25 +222,6 @@ class Engine:
             for job, text, found in zip(jobs, texts, extra, strict=True)
         ]
 
-    def write(self, requests: list) -> list:
-        """Return the text model's results for a batch of TextRequests."""
-        from generators.models import text_lm
-
-        return text_lm.generate(self.models["text"].model, requests)
-
-    def text_batch(self, jobs: list[Job]) -> list[dict]:
-        """Write every job's text in one batched decoding loop; screen prompts and outputs."""
-        started = time.monotonic()
-        prompts = self._screen_prompts(jobs)
-        live = [k for k, v in enumerate(prompts) if v.action != "block"]
-        replies: list[dict] = [refused(v) for v in prompts]
-        results = self.write([jobs[k].request for k in live]) if live else []
-        written = self._text_replies([jobs[k] for k in live], [prompts[k] for k in live], results)
-        for k, reply in zip(live, written, strict=True):
-            replies[k] = reply
-        compute_ms = (time.monotonic() - started) * 1000
-        return [{**r, "compute_ms": compute_ms} for r in replies]
-
     def text_step(self, joining: list[tuple[int, Job]], leaving: set[int]) -> list[tuple]:
         """One step of continuous text batching (Batcher.run_step): screen the joining jobs'
         prompts (a refused one is answered at once), add the rest to the running decoding,

@@ -185,13 +185,13 @@ async def test_generate_text_with_stated_clamping(screener):
 class ToxicWriter(Engine):
     """An engine whose text model always writes an insult (the screen must withhold it)."""
 
-    def write(self, requests):
+    def decode(self, joining, leaving):  # every row finishes in the step it joins
         from generators.models.text_lm import TextResult
 
-        return [TextResult("you are a fucking idiot", 6, "eos", r.seed) for r in requests]
-
-    def decode(self, joining, leaving):  # continuous batching: every row finishes at once
-        return [(key, self.write([request])[0]) for key, request in joining]
+        return [
+            (key, TextResult("you are a fucking idiot", 6, "eos", request.seed))
+            for key, request in joining
+        ]
 
 
 async def test_a_blocked_text_output_is_withheld(screener):
