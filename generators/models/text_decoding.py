@@ -42,16 +42,22 @@ class Decoding:
         self.rows: list[Row] = []
         self.cache: Any = None
         self.mask: torch.Tensor | None = None  # (rows, columns): 1 where a real token is cached
+        # Requests that wait for the batch to empty: a model whose cache cannot be merged
+        # (sliding-window layers keep only their window) is batched a whole batch at a time.
+        self.waiting: list[tuple[Hashable, TextRequest]] = []
         self.steps = 0
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + len(self.waiting)
 
     @torch.inference_mode()
     def join(self, keyed: list[tuple[Hashable, TextRequest]]) -> list[tuple[Hashable, TextResult]]:
         """Prefill new requests, sample their first tokens and add them to the batch; return
         the (key, TextResult) of those already finished (one-token answers)."""
         if not keyed:
+            return []
+        if self.rows and not _mergeable(self.cache):
+            self.waiting.extend(keyed)
             return []
         lm, pad = self.lm, self.lm.tokenizer.pad_token_id
         # A row decodes at most its own max_new_tokens, so its prompt leaves that much room.
@@ -79,7 +85,7 @@ class Decoding:
         """Feed every row its pending token, sample the next; return the finished rows'
         (key, TextResult), which leave the batch."""
         if not self.rows:
-            return []
+            return self._admit_waiting()
         assert self.mask is not None
         device = self.mask.device
         positions = self.mask.sum(-1, keepdim=True)  # each row's own count of real tokens
@@ -88,11 +94,17 @@ class Decoding:
         tokens = torch.tensor([row.produced[-1] for row in self.rows], device=device)[:, None]
         out = _forward(self.lm.model, tokens, self.mask, positions, self.cache)
         self.cache, self.steps = _cache_of(out), self.steps + 1
-        return self._sample(out.logits[:, -1, :].cpu(), self.rows)
+        finished = self._sample(out.logits[:, -1, :].cpu(), self.rows)
+        return finished + (self._admit_waiting() if not self.rows else [])
 
     def drop(self, keys: set[Hashable]) -> None:
         """Take rows out unfinished (their clients went away)."""
+        self.waiting = [(key, request) for key, request in self.waiting if key not in keys]
         self._keep([k for k, row in enumerate(self.rows) if row.key not in keys])
+
+    def _admit_waiting(self) -> list[tuple[Hashable, TextResult]]:
+        waiting, self.waiting = self.waiting, []
+        return self.join(waiting)
 
     def _sample(self, logits: torch.Tensor, rows: list[Row]) -> list[tuple[Hashable, TextResult]]:
         for row, row_logits in zip(rows, logits, strict=True):
@@ -130,22 +142,30 @@ class Decoding:
             return
         assert self.mask is not None
         chosen = torch.tensor(indices, device=self.mask.device)
-        mask = self.mask.index_select(0, chosen)
-        # Columns that only rows now gone had used: cut them from the left.
-        first = int(mask.any(0).int().argmax())
-        self.mask = mask[:, first:]
-        for layer in _layers(self.cache):
-            layer.keys = layer.keys.index_select(0, chosen)[:, :, first:]
-            layer.values = layer.values.index_select(0, chosen)[:, :, first:]
+        self.mask = self.mask.index_select(0, chosen)
+        self.cache.batch_select_indices(chosen)
+        if _mergeable(self.cache):
+            # Columns that only rows now gone had used: cut them from the left.
+            first = int(self.mask.any(0).int().argmax())
+            self.mask = self.mask[:, first:]
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
 
 
 def _layers(cache: Any) -> list[Any]:
-    """Return a cache's per-layer (keys, values) holders; only growing (dynamic) caches can be
-    merged and cut row by row."""
+    """Return a mergeable cache's per-layer (keys, values) holders."""
+    if not _mergeable(cache):
+        raise TypeError(f"cannot merge rows into a {type(cache).__name__}")
+    return list(cache.layers)
+
+
+def _mergeable(cache: Any) -> bool:
+    """Return whether rows can join this cache: every layer keeps every position (a growing
+    cache), so a row's cached columns line up with its attention mask."""
     layers = getattr(cache, "layers", None)
-    if layers is None or not all(hasattr(layer, "keys") for layer in layers):
-        raise TypeError(f"continuous batching needs a DynamicCache, not {type(cache).__name__}")
-    return list(layers)
+    return layers is not None and all(
+        hasattr(layer, "keys") and not getattr(layer, "is_sliding", False) for layer in layers
+    )
 
 
 def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:

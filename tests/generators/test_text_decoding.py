@@ -64,3 +64,37 @@ def test_a_one_token_answer_finishes_at_join(tiny):
     decoding = text_decoding.Decoding(tiny)
     ((key, result),) = decoding.join([("one", TextRequest("hello", 1, seed=3))])
     assert key == "one" and result.tokens == 1 and len(decoding) == 0
+
+
+def test_a_sliding_window_model_batches_a_whole_batch_at_a_time(tiny):
+    """Sliding-window layers keep only their window, so rows cannot be merged into them: a
+    request that arrives mid-batch waits for the batch to empty, then writes what it writes
+    alone."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=len(tiny.tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        sliding_window=4,
+        max_position_embeddings=128,
+        pad_token_id=tiny.tokenizer.pad_token_id,
+    )
+    lm = text_lm.LM(MistralForCausalLM(config).eval(), tiny.tokenizer, "mistral-tiny", False, 128)
+    first = TextRequest("once upon a time there", 8, temperature=0.0)
+    late = TextRequest("a red heart", 5, temperature=0.0)
+    decoding = text_decoding.Decoding(lm)
+    results = dict(decoding.join([("first", first)]))
+    assert not text_decoding._mergeable(decoding.cache)
+    results.update(decoding.step())
+    assert decoding.join([("late", late)]) == [] and len(decoding.waiting) == 1
+    while len(decoding):
+        assert not ("late" in {row.key for row in decoding.rows} and "first" not in results)
+        results.update(decoding.step())
+    assert results["first"].text == alone(lm, first).text
+    assert results["late"].text == alone(lm, late).text and results["late"].tokens == 5
