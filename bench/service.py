@@ -1,16 +1,17 @@
 """Service benchmark: one run, side by side, printed as a table with ratios.
 
     .venv/bin/python bench/service.py [--clients 32] [--requests 4] [--preset small]
-                                      [--text-clients 8]
+                                      [--text-clients 8] [--bursts 3] [--no-breakdown]
 
 Starts `genbot serve` on loopback (untrained models of the preset: compute is what matters),
 first with batching off (max batch size 1), then on, and measures from a client process:
 (a) one request at a time, (b) N concurrent clients with batching off, (c) the same clients with
 batching on — throughput, p50/p95 latency and mean batch size for the GAN (/imagine: 4 images a
-request). Then an overload burst of 4x the queue capacity: every excess request must be
-answered 429 quickly (p99 target < 50 ms) and none may hang past its deadline. Last, text
+request). Then `--bursts` overload bursts of 4x the queue capacity: every excess request must
+be answered 429 quickly (p99 target < 50 ms) and none may hang past its deadline. Then text
 (/write with the packaged SmolLM2): tokens/s of `--text-clients` concurrent clients with text
-batching off and on (target >= 2.5x).
+batching off and on (continuous; target >= 2.5x). Last, in this process, where a GAN request's
+time goes at batch 1 and 32 (embedding, forward, the rest): the bound on what batching can gain.
 """
 
 from __future__ import annotations
@@ -228,6 +229,53 @@ async def overload(port: int, pid: int, capacity: int, timeout_s: int = 30) -> d
     }
 
 
+def gan_breakdown(preset: str, sizes: tuple[int, ...] = (1, 32), rounds: int = 3) -> dict:
+    """Return, per batch size, the milliseconds per request of the GAN path's parts, measured
+    in this process on the service's own engine (one torch thread, as `serve` sets it): the
+    prompt embedding, the GAN's forward, and the whole `gan_batch` (the rest being screening,
+    watermarks, PNGs, hashes). What batching can gain is bounded by the parts that shrink."""
+    from bot.settings import ServiceSettings
+    from generators.service import serve
+
+    settings = ServiceSettings.from_env({**os.environ, "GENBOT_TORCH_THREADS": "auto"})
+    engine = serve.build_engine(settings, {"gan": f"random:{preset}"}, "cpu", False)
+    engine.warm_up()
+    return {n: _gan_parts(engine, n, rounds) for n in sizes}
+
+
+def _gan_parts(engine, n: int, rounds: int) -> dict[str, float]:
+    """Return ms per request of the embedding, the forward and the whole path for n requests."""
+    import numpy as np
+    import torch
+
+    from generators.models import gan
+    from generators.schema import ImageRequest
+    from generators.service.engine import Job
+    from moderation.policy import policy_for
+
+    prompts = [PROMPTS[k % len(PROMPTS)] for k in range(n)]
+    jobs = [Job(ImageRequest(p, 4, k), policy_for()) for k, p in enumerate(prompts)]
+    embedded = torch.as_tensor(np.asarray(engine.embed(prompts), np.float32))
+    model = engine.models["gan"].model
+
+    def forward():
+        rngs = [torch.Generator().manual_seed(k) for k in range(n)]
+        return gan.generate_batch(model, embedded, [4] * n, rngs)
+
+    def per_request(fn) -> float:
+        fn()  # warm
+        started = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        return 1000 * (time.perf_counter() - started) / rounds / n
+
+    return {
+        "embed": per_request(lambda: engine.embed(prompts)),
+        "forward": per_request(forward),
+        "whole": per_request(lambda: engine.gan_batch(jobs)),
+    }
+
+
 async def main_async(args) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=300)
@@ -260,6 +308,8 @@ async def main_async(args) -> None:
                 service.stop()
         if args.text_clients:
             rows["text"] = await text_rows(session, args)
+    if args.breakdown:
+        rows["breakdown"] = gan_breakdown(args.preset)
     report(rows, args)
 
 
@@ -298,6 +348,15 @@ def report(rows: dict, args) -> None:
         f"batching on / off at {args.clients} clients: {ratio:.1f}x throughput (target >= 4x), "
         f"p95 {c['p95']:.2f} s vs {b['p95']:.2f} s (target: no worse)"
     )
+    if "breakdown" in rows:
+        print("\nwhere a GAN request's time goes, in-process, ms per request (batch of 1 vs 32):")
+        parts = ("embed", "forward", "whole")
+        print(f"  {'batch':>5}" + "".join(f"{p:>10}" for p in parts) + f"{'the rest':>10}")
+        for n, t in rows["breakdown"].items():
+            rest = t["whole"] - t["embed"] - t["forward"]
+            print(f"  {n:>5}" + "".join(f"{t[p]:>10.1f}" for p in parts) + f"{rest:>10.1f}")
+        one, many = rows["breakdown"][1], rows["breakdown"][32]
+        print(f"  the whole path: {one['whole'] / many['whole']:.2f}x less per request in a batch")
     if "text" in rows:
         off, on = rows["text"]["off"], rows["text"]["on"]
         print(
@@ -339,6 +398,12 @@ def main(argv=None) -> None:
     parser.add_argument("--preset", default="small")
     parser.add_argument("--text-clients", type=int, default=8, help="0 skips the text rows")
     parser.add_argument("--bursts", type=int, default=3, help="overload bursts, one after another")
+    parser.add_argument(
+        "--no-breakdown",
+        dest="breakdown",
+        action="store_false",
+        help="skip the in-process timing of a GAN request's parts",
+    )
     asyncio.run(main_async(parser.parse_args(argv)))
 
 
