@@ -79,7 +79,16 @@ def check_detoxify(settings: ServiceSettings) -> Check:
     except ImportError as exc:
         return Check("detoxify", "fail", f"detoxify not importable: {exc}")
     if path.is_file():
-        return Check("detoxify", "ok", f"{settings.detoxify_model} weights at {path}")
+        from moderation.scorers.toxicity import choose_precision, native_bf16
+
+        device = "cuda" if settings.device.startswith("cuda") else "cpu"
+        precision = choose_precision(settings.detoxify_precision, device, native_bf16(device))
+        return Check(
+            "detoxify",
+            "ok",
+            f"{settings.detoxify_model} weights at {path}; runs in {precision} on {device} "
+            f"(GENBOT_DETOXIFY_PRECISION={settings.detoxify_precision})",
+        )
     return Check(
         "detoxify",
         "warn",

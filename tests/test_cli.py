@@ -78,3 +78,19 @@ def test_bad_config_file_is_a_clear_error(genbot, tmp_path):
 def test_unknown_subcommand_is_refused(genbot):
     result = genbot("frobnicate")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_doctor_says_which_arithmetic_detoxify_runs_in(genbot, home):
+    from moderation.scorers.local_checkpoint import build
+
+    checkpoint, config = build(home / "detoxify")
+    env = {
+        "GENBOT_HOME": str(home),
+        "GENBOT_DETOXIFY_CHECKPOINT": str(checkpoint),
+        "GENBOT_DETOXIFY_CONFIG": str(config),
+        "GENBOT_DETOXIFY_PRECISION": "fp32",
+        "GENBOT_DEVICE": "cpu",
+    }
+    result = genbot("doctor", "--json", env=env)
+    detoxify = next(c for c in json.loads(result.stdout) if c["name"] == "detoxify")
+    assert detoxify["status"] == "ok" and "runs in fp32 on cpu" in detoxify["detail"]
