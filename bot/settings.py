@@ -127,25 +127,21 @@ def _parse_device(raw: str) -> str:
 DETOXIFY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
 
 
-def _parse_detoxify_model(raw: str) -> str:
-    model = raw.strip().lower()
-    if model not in DETOXIFY_MODELS:
-        raise ValueError(f"expected one of {', '.join(DETOXIFY_MODELS)}")
-    return model
+def _one_of(*choices: str) -> Callable[[str], str]:
+    """Return a parser that accepts one of `choices`, in any case."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
 
 
-def _parse_detoxify_mode(raw: str) -> str:
-    mode = raw.strip().lower()
-    if mode not in ("auto", "on", "off"):
-        raise ValueError("expected auto, on or off")
-    return mode
-
-
-def _parse_precision(raw: str) -> str:
-    precision = raw.strip().lower()
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError("expected auto, fp32 or bf16")
-    return precision
+_parse_detoxify_model = _one_of(*DETOXIFY_MODELS)
+_parse_detoxify_mode = _one_of("auto", "on", "off")
+_parse_precision = _one_of("auto", "fp32", "bf16")
 
 
 def _parse_families(raw: str) -> tuple[str, ...]:

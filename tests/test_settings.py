@@ -102,3 +102,20 @@ def test_bad_config_file_names_the_file(tmp_path, text, message):
 def test_explicit_config_file_must_exist(tmp_path):
     with pytest.raises(SettingsError, match="GENBOT_CONFIG: no such file"):
         merged_environment({"GENBOT_CONFIG": str(tmp_path / "missing.toml")}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "value"),
+    [
+        ("GENBOT_DETOXIFY_PRECISION", " BF16 ", "bf16"),
+        ("GENBOT_DETOXIFY", "Off", "off"),
+    ],
+)
+def test_choices_are_read_in_any_case(name, raw, value):
+    settings = ServiceSettings.from_env({name: raw})
+    assert getattr(settings, name.removeprefix("GENBOT_").lower()) == value
+
+
+def test_a_precision_outside_the_choices_is_refused_with_them():
+    with pytest.raises(SettingsError, match="GENBOT_DETOXIFY_PRECISION: expected one of auto"):
+        ServiceSettings.from_env({"GENBOT_DETOXIFY_PRECISION": "fp8"})
