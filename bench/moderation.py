@@ -56,7 +56,7 @@ def bench_screen(screener: Screener, prompts: list[str]) -> tuple[float, float]:
 
 
 def bench_detoxify(
-    text_sets: dict[str, list[str]],
+    text_sets: dict[str, list[str]], device: str = "cpu"
 ) -> list[tuple[str, str, float, float, float]]:
     """Return (precision, name, mean tokens, texts/s one at a time, texts/s in batches of 32)
     per precision (fp32, and bf16 where this machine computes it natively: what the default
@@ -64,13 +64,17 @@ def bench_detoxify(
     from moderation.scorers.local_checkpoint import build
     from moderation.scorers.toxicity import DetoxifyScorer, native_bf16
 
-    precisions = ["fp32", "bf16"] if native_bf16("cpu") else ["fp32"]
+    precisions = ["fp32", "bf16"] if native_bf16(device) else ["fp32"]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         checkpoint, config = build(Path(folder), arch="roberta", size="base")
         scorers = {
             p: DetoxifyScorer(
-                checkpoint=str(checkpoint), config_path=str(config), batch_size=32, precision=p
+                checkpoint=str(checkpoint),
+                config_path=str(config),
+                batch_size=32,
+                precision=p,
+                device=device,
             )
             for p in precisions
         }
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--texts", type=int, default=64, help="texts for the Detoxify batching run")
     parser.add_argument("--skip-detoxify", action="store_true", help="skip the real-size model run")
+    parser.add_argument("--device", default="cpu", help="where Detoxify runs: cpu, cuda, cuda:N")
     args = parser.parse_args(argv)
 
     messages = BENIGN + TOXIC_SEEDS + [f(t) for f in TRANSFORMS.values() for t in TOXIC_SEEDS[:5]]
@@ -134,12 +139,15 @@ def main(argv: list[str] | None = None) -> None:
         prompts = (TOXIC_SEEDS + BENIGN)[: args.texts]
         longer = [f"{b}, and then {t}" for b, t in zip(BENIGN, TOXIC_SEEDS * 4, strict=False)]
         sets = {"one-line prompts": prompts, "two-clause messages": longer[: args.texts]}
-        print(f"\nDetoxify at roberta-base size (random weights), {args.texts} texts per set:")
+        print(
+            f"\nDetoxify at roberta-base size (random weights) on {args.device}, "
+            f"{args.texts} texts per set:"
+        )
         print(
             f"{'precision':<10}{'texts':<22}{'tokens':>8}{'one at a time':>16}"
             f"{'batches of 32':>16}{'ratio':>8}"
         )
-        for precision, name, tokens, single, batched in bench_detoxify(sets):
+        for precision, name, tokens, single, batched in bench_detoxify(sets, args.device):
             ratio = batched / single
             print(
                 f"{precision:<10}{name:<22}{tokens:>8.1f}{single:>14.1f}/s{batched:>14.1f}/s"
