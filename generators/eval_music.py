@@ -41,11 +41,14 @@ KEY_FIT, METER_FIT = 0.8, 0.8
 HEADER = 4  # rhythm, meter, key, unit: given by the request, never scored
 SHOWN = 8  # tunes written to samples.abc
 CONSTRAINED = (
-    "with the meter constraint (`generators/abc_bars.py`), which masks, character by "
-    "character, every bar line that would close a bar short or long and every note length that "
-    "would run past the bar's end"
+    "as `/compose` samples, with the meter constraint (`generators/abc_bars.py`), which masks, "
+    "character by character, every bar line that would close a bar short or long and every note "
+    "length that would run past the bar's end"
 )
-FREE = "freely (`--no-meter-constraint`): the model's own sense of bar lengths"
+FREE = (
+    "freely (`--no-meter-constraint`; `/compose` adds the meter constraint): the model's own "
+    "sense of bar lengths"
+)
 CARD = """# {name}: genbot's folk-tune model
 
 A small decoder-only transformer ({weights:,} weights, {config.n_layer} layers, {config.n_embd}
@@ -63,7 +66,7 @@ on rhythm, meter, key and unit note length. `/compose` samples it; `music_render
 
 ## Evaluation (`genbot eval music`, {samples_checked} tunes at temperature 1.0, seed {seed})
 
-Sampled as `/compose` samples: {constraint}.
+Sampled {constraint}.
 
 | metric | model | validation tunes |
 |---|---|---|
