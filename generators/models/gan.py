@@ -6,10 +6,16 @@ convs with spectral norm and a projection head, `D(x, e) = w·h + <P e, h>`, tra
 hinge loss on real/matching pairs against generated images and real images with mismatched
 captions (matching-aware), so the generator must honour the prompt, not just look real.
 The generator's weights are averaged (EMA) for sampling.
+
+Three training aids, each a Config field (off in `tiny`): the discriminator sees real and
+generated images through the same random shifts and cut-outs (DiffAugment), a low-resolution L1
+term ties each generated image to its caption's own image (pix2pix's paired loss), and the
+caption embedding is scaled to the noise's magnitude.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -17,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
+
+from generators.models import augment
 
 FAMILY = "gan"
 
@@ -39,6 +47,20 @@ class Config:
     batch_size: int = 64
     # nearest (the first shipped run) or bilinear (smoother; no blocky plaid at high resolution)
     upsample: str = "nearest"
+    # What the discriminator sees of real and generated images alike: "" or a comma-separated
+    # list of generators.models.augment.KINDS (keeps a small dataset from being memorised).
+    augment: str = ""
+    # Weight of an L1 term between a generated image and its caption's own image, both averaged
+    # down to pair_size px (pix2pix's paired loss, at low resolution: it pins the layout and the
+    # colours, which is what makes an emoji recognisable, and leaves the detail to the
+    # adversarial loss). 0 = a pure GAN.
+    pair_weight: float = 0.0
+    pair_size: int = 16
+    # MiniLM embeddings are unit vectors (about 0.05 per dimension) beside noise of 1 per
+    # dimension, so at 1.0 the caption barely moves either network at first and conditioning is
+    # learnt slowly. sqrt(embed_dim) brings them to 1 per dimension. 1.0 in checkpoints from
+    # before the setting existed.
+    embed_scale: float = 1.0
 
     @property
     def levels(self) -> int:
@@ -49,12 +71,17 @@ class Config:
 PRESETS = {
     "tiny": Config(image_size=16, noise_dim=16, cond_dim=16, g_channels=8, d_channels=8,
                    batch_size=8, ema_decay=0.9, upsample="bilinear"),
-    # Sized for a 2-core CPU (~1 s per step of 64 at 64x64 px); bilinear upsampling and a faster
-    # discriminator (TTUR): nearest upsampling left a plaid pattern that training did not remove.
+    # Sized for a 2-core CPU (~0.5 s per step of 64 at 64x64 px); bilinear upsampling: nearest
+    # left a plaid pattern that training did not remove. The pure GAN of the first runs (TTUR,
+    # lr 1e-4/4e-4, embeddings as they come) was still blobs after 14 minutes and collapsed in
+    # the next 20; the scaled embeddings, the discriminator's augmentations and the
+    # low-resolution paired term are what the shipped run trained with.
     "small": Config(image_size=64, g_channels=32, d_channels=32, batch_size=64,
-                    upsample="bilinear", lr_g=1e-4, lr_d=4e-4),
+                    upsample="bilinear", lr_g=4e-4, lr_d=4e-4, embed_scale=384**0.5,
+                    augment="translation,cutout", pair_weight=10.0),
     "base": Config(image_size=64, g_channels=128, d_channels=128, batch_size=128,
-                   upsample="bilinear", lr_g=1e-4, lr_d=4e-4),
+                   upsample="bilinear", lr_g=4e-4, lr_d=4e-4, embed_scale=384**0.5,
+                   augment="translation,cutout", pair_weight=10.0),
 }  # fmt: skip
 
 
@@ -92,7 +119,7 @@ class Generator(nn.Module):
         self.to_rgb = nn.Conv2d(channels, 3, 3, padding=1)
 
     def forward(self, noise: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([noise, self.condition(embedding)], dim=1)
+        h = torch.cat([noise, self.condition(embedding * self.config.embed_scale)], dim=1)
         return torch.tanh(self.to_rgb(self.blocks(self.stem(h))))
 
 
@@ -109,10 +136,12 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = spectral_norm(nn.Linear(channels * 16, 1))
         self.project = spectral_norm(nn.Linear(config.embed_dim, channels * 16))
+        self.embed_scale = config.embed_scale
 
     def forward(self, images: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         h = self.features(images).flatten(1)
-        return self.head(h).squeeze(1) + (self.project(embedding) * h).sum(1)
+        e = self.project(embedding * self.embed_scale)
+        return self.head(h).squeeze(1) + (e * h).sum(1)
 
 
 class GAN(nn.Module):
@@ -159,12 +188,14 @@ def train_step(
 ) -> dict[str, float]:
     """One discriminator and one generator update on a batch; return the losses."""
     c, n = model.config, images.shape[0]
+    kinds = augment.parse(c.augment)
+    seen = functools.partial(augment.apply, kinds=kinds)
     noise = torch.randn(n, c.noise_dim, generator=generator, device=images.device)
     fake = model.generator(noise, embeddings)
     wrong = embeddings.roll(1, dims=0)  # each image with another item's caption
-    d_real = model.discriminator(images, embeddings)
-    d_fake = model.discriminator(fake.detach(), embeddings)
-    d_wrong = model.discriminator(images, wrong)
+    d_real = model.discriminator(seen(images), embeddings)
+    d_fake = model.discriminator(seen(fake.detach()), embeddings)
+    d_wrong = model.discriminator(seen(images), wrong)
     loss_d = (
         F.relu(1.0 - d_real).mean()
         + (1 - c.mismatch_weight) * F.relu(1.0 + d_fake).mean()
@@ -173,12 +204,16 @@ def train_step(
     opt["d"].zero_grad(set_to_none=True)
     loss_d.backward()
     opt["d"].step()
-    loss_g = -model.discriminator(fake, embeddings).mean()
+    loss_g = -model.discriminator(seen(fake), embeddings).mean()
+    pair = torch.zeros((), device=images.device)
+    if c.pair_weight:
+        size = min(c.pair_size, c.image_size)
+        pair = F.l1_loss(F.adaptive_avg_pool2d(fake, size), F.adaptive_avg_pool2d(images, size))
     opt["g"].zero_grad(set_to_none=True)
-    loss_g.backward()
+    (loss_g + c.pair_weight * pair).backward()
     opt["g"].step()
     model.update_ema()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "pair_l1": pair.item(),
             "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}  # fmt: skip
 
 
@@ -218,7 +253,8 @@ def generate_batch(
 
 
 def build(config: Config) -> GAN:
-    """Return a new GAN for `config`."""
+    """Return a new GAN for `config` (a ValueError names a bad augmentation policy)."""
+    augment.parse(config.augment)
     return GAN(config)
 
 
