@@ -78,6 +78,33 @@ def _rows(metrics: dict[str, Any], family: str) -> list[tuple[str, str]]:
     ]
 
 
+def _training(family: str, config: dict[str, Any]) -> str:
+    """Return the card's line on how a GAN was trained beyond its losses ("" when plainly)."""
+    if family != "gan":
+        return ""
+    aids = []
+    if config.get("augment"):
+        aids.append(
+            f"the discriminator sees real and generated images through `{config['augment']}`"
+        )
+    if config.get("pair_weight"):
+        aids.append(
+            f"an L1 term (weight {config['pair_weight']:g}) ties each generated image to its "
+            f"caption's own image at {config.get('pair_size', 16)} px"
+        )
+    if config.get("embed_scale", 1.0) != 1.0:
+        aids.append(f"caption embeddings scaled by {config['embed_scale']:.1f}")
+    if not aids:
+        return (
+            "- **Training**: hinge loss, matching-aware projection discriminator, EMA generator.\n"
+        )
+    return (
+        "- **Training**: hinge loss, matching-aware projection discriminator, EMA generator; "
+        + "; ".join(aids)
+        + ".\n"
+    )
+
+
 def ship(
     family: str, blob: dict, metrics: dict, checkpoint: Path, eval_dir: Path, target: Path
 ) -> Path:
@@ -94,9 +121,12 @@ def ship(
     if (run / "loss-curves.png").is_file():
         shutil.copyfile(run / "loss-curves.png", target / "loss-curves.png")
     preset = meta.get("preset", "small")
+    epochs = f"--epochs {meta.get('epoch')}"
+    if meta.get("max_minutes"):  # the run stopped at its time limit, not after `epoch` epochs
+        epochs = f"--epochs {meta.get('epochs_requested')} --max-minutes {meta['max_minutes']:g}"
     command = (
         f"genbot data build images && genbot train {family} --preset {preset} "
-        f"--epochs {meta.get('epoch')} --seed {meta.get('seed', 0)}"
+        f"{epochs} --seed {meta.get('seed', 0)}"
     )
     table = "\n".join(f"| {name} | {value} |" for name, value in _rows(metrics, family))
     title = {"gan": "Text-conditioned GAN", "vae": "Convolutional VAE"}[family]
@@ -107,7 +137,7 @@ def ship(
 - **Seed** {meta.get("seed")}, **epochs** {meta.get("epoch")}, **steps** {blob["step"]}, **wall time**
   {meta.get("wall_s", 0) / 60:.0f} min on {meta.get("device")} ({platform.machine()}, a 2-core
   machine), git commit `{(meta.get("git_commit") or "?")[:12]}`.
-- **Weights**: exported in fp16 ({(target / "model.pt").stat().st_size / 2**20:.1f} MB); loads with
+{_training(family, blob.get("config", {}))}- **Weights**: exported in fp16 ({(target / "model.pt").stat().st_size / 2**20:.1f} MB); loads with
   `torch.load(..., weights_only=True)`.
 
 ## Metrics (`genbot eval {family}`, {metrics.get("eval_seconds")} s)

@@ -348,6 +348,10 @@ class Trainer:
             "dataset_size": self.course.size,
             "git_commit": checkpoints.git_commit(),
             "device": self.device,
+            # What was asked, beside what was done (epoch): a run stopped by --max-minutes is
+            # reproduced by the same two options, not by its epoch count.
+            "epochs_requested": self.args.epochs,
+            "max_minutes": self.args.max_minutes,
             "rng_state": self.rng.get_state().tolist(),
         }
 

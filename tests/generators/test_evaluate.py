@@ -71,7 +71,9 @@ def test_eval_writes_metrics_and_report(genbot, dry_runs, name):
     assert "| metric | value |" in card and "Apache-2.0" in card and "--seed 0" in card
     for produced in ("model.pt", "report.png", "metrics.json", "samples.png", "loss-curves.png"):
         assert (shipped / produced).is_file(), produced
+    assert "--epochs 1 --seed 0" in card  # the dry run's one epoch, no time limit
     if name == "gan":
+        assert "- **Training**: hinge loss, matching-aware projection discriminator" in card
         for key in ("fidelity_held_out", "fidelity_train", "real_images_held_out"):
             assert 0.0 <= metrics[key]["r_at_1"] <= metrics[key]["r_at_10"] <= 1.0
         assert metrics["frechet_distance"] >= 0 and metrics["random_baseline"]["r_at_1"] > 0
@@ -94,3 +96,38 @@ def test_eval_dry_run_for_every_family(genbot, home, name):
     result = genbot("eval", name, "--dry-run", "--no-progress", env={"GENBOT_HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert (home / "runs" / f"{name}-eval-dry-run" / "eval" / "metrics.json").is_file()
+
+
+def test_a_card_names_the_training_aids_and_the_time_limit_of_its_run(tmp_path):
+    import dataclasses
+
+    from generators import model_card
+    from generators.models import gan
+
+    run, evaluated = tmp_path / "run", tmp_path / "eval"
+    run.mkdir(), evaluated.mkdir()
+    (run / "model.pt").write_bytes(b"weights")
+    (evaluated / "report.png").write_bytes(b"\x89PNG")
+    blob = {
+        "step": 7300,
+        "config": dataclasses.asdict(gan.PRESETS["small"]),
+        "meta": {"epoch": 143, "epochs_requested": 300, "max_minutes": 95, "seed": 0,
+                 "preset": "small", "wall_s": 5700, "device": "cpu"},
+    }  # fmt: skip
+    metrics = {
+        "fidelity_held_out": {"pool": 100, "r_at_1": 0.1, "r_at_10": 0.5},
+        "random_baseline": {"r_at_1": 0.01, "r_at_10": 0.1},
+        "r_at_10_vs_baseline": 5.0,
+        "fidelity_train": {"r_at_10": 0.6},
+        "real_images_held_out": {"r_at_10": 0.8},
+        "frechet_distance": 10.0,
+        "frechet_real_vs_real": 0.6,
+        "diversity_within_prompt": 0.05,
+        "diversity_between_prompts": 0.5,
+    }
+    card = model_card.ship("gan", blob, metrics, run / "model.pt", evaluated, tmp_path / "out")
+    text = card.read_text()
+    assert "genbot train gan --preset small --epochs 300 --max-minutes 95 --seed 0" in text
+    assert "**epochs** 143, **steps** 7300" in text
+    assert "through `translation,cutout`" in text and "at 16 px" in text and "by 19.6" in text
+    assert "\n- **Weights**" in text
