@@ -60,6 +60,9 @@ class TrainingData:
     name: str
     digest: str
     encode: Any  # texts -> embeddings, the same encoder the captions went through
+    # Embeddings of what a person would type for each image (the emoji's name, and its skin
+    # tone): captions list every tag, and a bare "rocket" embeds far from its own caption.
+    short: Any = None
 
 
 def _digest(images: np.ndarray, captions: list[str]) -> str:
@@ -91,6 +94,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
         from data.synthetic import shapes
 
         images, captions = shapes(64, size=image_size, seed=0)
+        shorts = [c.split(",")[0] for c in captions]
         held = [k % 4 == 3 for k in range(len(captions))]
         encode = hashed_embeddings
     elif source == "emoji":
@@ -99,6 +103,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
 
         images, index = emoji.load(home, 32 if image_size <= 32 else 64)
         captions = [e["caption"] for e in index]
+        shorts = [e["name"] + (f", {e['tone']}" if e.get("tone") else "") for e in index]
         held = [emoji.is_held_out(e["name"]) for e in index]
         encode = shared_encoder().encode
     else:
@@ -111,6 +116,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
         name=source,
         digest=_digest(images, captions),
         encode=encode,
+        short=torch.from_numpy(caption_embeddings(home, source, shorts, encode)),
     )
     return data, torch.tensor(held)
 
@@ -122,6 +128,7 @@ def subset(data: TrainingData, mask: Any) -> TrainingData:
         data,
         images=data.images[keep],
         embeddings=data.embeddings[keep],
+        short=None if data.short is None else data.short[keep],
         captions=[data.captions[k] for k in keep.tolist()],
     )
 
@@ -153,10 +160,17 @@ class ImageCourse:
         return config
 
     def step(self, module, model, opt, idx, device: str) -> dict[str, float]:
-        """Run one training step on the items `idx`."""
+        """Run one training step on the items `idx` (a share of them captioned by their short
+        prompt, when the family's config asks for it)."""
+        import torch
+
+        embeddings = self.data.embeddings[idx]
+        share = getattr(getattr(model, "config", None), "short_prompts", 0.0)
+        if share and self.data.short is not None:
+            picked = torch.rand(len(idx)) < share
+            embeddings = torch.where(picked[:, None], self.data.short[idx], embeddings)
         images = self.data.images[idx].to(device)
-        embeddings = self.data.embeddings[idx].to(device)
-        return module.train_step(model, opt, images, embeddings, None)
+        return module.train_step(model, opt, images, embeddings.to(device), None)
 
     def preview(self, module, model, device: str, path: Path) -> Path:
         """Write the sample sheet of this epoch (fixed prompts, or images and reconstructions)."""

@@ -61,6 +61,9 @@ class Config:
     # learnt slowly. sqrt(embed_dim) brings them to 1 per dimension. 1.0 in checkpoints from
     # before the setting existed.
     embed_scale: float = 1.0
+    # Share of training images shown with their short prompt (the emoji's name, and its skin
+    # tone) instead of the full caption, so that what people type lands where it was trained.
+    short_prompts: float = 0.0
 
     @property
     def levels(self) -> int:
@@ -78,10 +81,10 @@ PRESETS = {
     # low-resolution paired term are what the shipped run trained with.
     "small": Config(image_size=64, g_channels=32, d_channels=32, batch_size=64,
                     upsample="bilinear", lr_g=4e-4, lr_d=4e-4, embed_scale=384**0.5,
-                    augment="translation,cutout", pair_weight=10.0),
+                    augment="translation,cutout", pair_weight=10.0, short_prompts=0.5),
     "base": Config(image_size=64, g_channels=128, d_channels=128, batch_size=128,
                    upsample="bilinear", lr_g=4e-4, lr_d=4e-4, embed_scale=384**0.5,
-                   augment="translation,cutout", pair_weight=10.0),
+                   augment="translation,cutout", pair_weight=10.0, short_prompts=0.5),
 }  # fmt: skip
 
 

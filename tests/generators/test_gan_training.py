@@ -133,3 +133,29 @@ def test_a_request_gets_the_same_pixels_alone_and_in_a_big_batch():
         # served do not.
         assert torch.allclose(images, alone, atol=1e-6), k
         assert np.array_equal(to_uint8(images), to_uint8(alone)), k
+
+
+class Recorder:
+    """A family that only keeps what the course hands its train_step."""
+
+    def train_step(self, model, opt, images, embeddings, generator):
+        self.embeddings = embeddings
+        return {}
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_the_course_shows_short_prompts_in_the_share_the_config_asks(tmp_path, share):
+    from generators.train import ImageCourse
+
+    config = dataclasses.replace(gan.PRESETS["tiny"], short_prompts=share)
+    course = ImageCourse("synthetic", config, tmp_path)
+    data = course.data
+    assert data.short.shape == data.embeddings.shape
+    # Synthetic captions are "<shape>, <colour>, ..."; the short prompt is the first part.
+    assert torch.equal(
+        data.short[0], torch.from_numpy(data.encode([data.captions[0].split(",")[0]]))[0]
+    )
+    recorder, idx = Recorder(), torch.arange(8)
+    course.step(recorder, gan.build(config), None, idx, "cpu")
+    expected = data.short[idx] if share else data.embeddings[idx]
+    assert torch.equal(recorder.embeddings, expected)
