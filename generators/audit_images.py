@@ -202,19 +202,16 @@ def audit(module, model, data, held, encoder, cells: list[Cell], samples: int, s
 
 
 def default_checkpoint(home: Path) -> tuple[Path, str | None]:
-    """Return the GAN to audit when none is named, and a note when it is a fallback: the one
-    `genbot eval gan` picks (the newest small run, else the shipped gan-emoji), else the
-    shipped work in progress."""
+    """Return the GAN to audit when none is named: the one `genbot eval gan` picks (the newest
+    small run, else the shipped gan-emoji), and a note saying which when it is a run."""
     from data.checkpoints import CheckpointError
     from generators.evaluate import default_checkpoint as eval_default
 
     chosen = eval_default("gan", home)
-    if chosen.is_file():
-        return chosen, None
-    wip = Path(__file__).resolve().parent.parent / "data" / "models" / "gan-emoji-wip" / "model.pt"
-    if wip.is_file():
-        return wip, f"no GAN at {chosen}: auditing the work in progress {wip} instead"
-    raise CheckpointError(f"no GAN checkpoint at {chosen} or {wip}: pass --checkpoint PATH")
+    if not chosen.is_file():
+        raise CheckpointError(f"no GAN checkpoint at {chosen}: pass --checkpoint PATH")
+    shipped = Path(__file__).resolve().parent.parent / "data" / "models"
+    return chosen, None if chosen.is_relative_to(shipped) else f"auditing the local run {chosen}"
 
 
 def chart(report: dict, path: Path) -> None:

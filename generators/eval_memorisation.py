@@ -19,7 +19,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "data" / "models"
 DEFAULTS = {
     "text": [SHIPPED / "text-small"],
     "music": [SHIPPED / "music-folk" / "model.pt"],
-    "gan": [SHIPPED / "gan-emoji" / "model.pt", SHIPPED / "gan-emoji-wip" / "model.pt"],
+    "gan": [SHIPPED / "gan-emoji" / "model.pt"],
 }
 DATA = {"text": "fortunes", "music": "folk", "gan": "emoji"}
 HEADING = "## Memorisation"

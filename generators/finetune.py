@@ -2,7 +2,7 @@
 
     genbot train text --finetune-from data/models/text-small --data EXPORT [--dp --dp-epsilon 8]
     genbot train vae --finetune-from data/models/vae-emoji/model.pt --data EXPORT
-    genbot train gan --finetune-from data/models/gan-emoji-wip/train-state.pt --data EXPORT
+    genbot train gan --finetune-from data/models/gan-emoji/train-state.pt --data EXPORT
     genbot train gan --finetune-from tiny --data synthetic --dry-run     # seconds
 
 Text: LoRA adapters (peft), merged into a Hugging Face folder. GAN/VAE: continued training at a

@@ -68,7 +68,7 @@ def load_base(name: str, source: str, home: Path) -> tuple[Any, Any, dict]:
     if name == "gan" and not any(k.startswith("discriminator.") for k in state):
         raise ValueError(
             f"{source} holds only the generator; fine-tune a GAN from its train-state.pt "
-            "(e.g. data/models/gan-emoji-wip/train-state.pt), which keeps the discriminator"
+            "(e.g. data/models/gan-emoji/train-state.pt), which keeps the discriminator"
         )
     model = module.build(config)
     model.load_state_dict(state)

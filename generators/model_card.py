@@ -23,6 +23,7 @@ SAMPLES = {
 LIMITS = {
     "gan": """- Trained on a 2-core CPU for a limited time: images are small (64×64), often blurry, and
   many prompts give a shape and colour of the right kind rather than a clean emoji.
+- With the paired L1 term, little variety within a prompt: the noise changes details only.
 - It knows only emoji: prompts far from emoji captions land on a nearby emoji-like image.
 - Prompt embeddings come from MiniLM (English); other scripts embed less faithfully.
 - Skin tones follow the caption words; the tone audit of the responsible-AI issue measures it.""",

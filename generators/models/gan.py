@@ -234,10 +234,10 @@ def generate(
     return (_sample(model, noise, repeated).float() + 1.0) / 2.0
 
 
-# On a CPU, a forward pass over more images than this costs more per image (the activations
-# of a 64 px batch of 128 no longer fit the caches: 5.2 against 2.5 ms an image, measured with
-# var-free bench/service.py's breakdown), so big batches go through in slices. A GPU takes
-# the whole batch at once.
+# On a CPU, a forward pass over more images than this costs more per image: the activations
+# of a big 64 px batch no longer fit the caches (small preset, one thread: 1.8-2.1 ms an image
+# in batches of 4 to 16, 3.1 at 64, 3.7 at 128), so big batches go through in slices. A GPU
+# takes the whole batch at once.
 CPU_SLICE = 16
 
 

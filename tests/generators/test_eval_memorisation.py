@@ -53,7 +53,7 @@ def test_the_section_goes_before_the_limits_or_replaces_the_old_one(tmp_path):
     assert card.read_text() == f"# model\n\nintro\n\n{HEADING}\n\nsecond\n\n## Limits\n\n- small\n"
 
 
-@pytest.mark.parametrize("name", ["text-small", "music-folk", "gan-emoji-wip"])
+@pytest.mark.parametrize("name", ["text-small", "music-folk", "gan-emoji"])
 def test_each_shipped_card_reports_its_memorisation_figure(name):
     card = (SHIPPED / name / "MODEL_CARD.md").read_text()
     section = card[card.index(HEADING) :]

@@ -57,8 +57,9 @@ def test_shipped_vae_varies_and_scores_uploads():
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
-def test_work_in_progress_gan_loads_and_can_carry_on():
-    folder = DEFAULT_CHECKPOINTS["gan"].parent.with_name("gan-emoji-wip")
+@shipped("gan")
+def test_shipped_gan_can_carry_on_training_from_its_train_state():
+    folder = DEFAULT_CHECKPOINTS["gan"].parent
     blob = checkpoints.load(folder / "model.pt", family="gan")
     model = gan.from_export(checkpoints.config_from(blob, gan.Config), blob["state_dict"])
     images = gan.generate(
