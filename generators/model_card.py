@@ -95,6 +95,11 @@ def _training(family: str, config: dict[str, Any]) -> str:
         )
     if config.get("embed_scale", 1.0) != 1.0:
         aids.append(f"caption embeddings scaled by {config['embed_scale']:.1f}")
+    if config.get("short_prompts"):
+        aids.append(
+            f"{config['short_prompts']:.0%} of images shown with their short prompt "
+            "(name and skin tone)"
+        )
     if not aids:
         return (
             "- **Training**: hinge loss, matching-aware projection discriminator, EMA generator.\n"

@@ -130,4 +130,5 @@ def test_a_card_names_the_training_aids_and_the_time_limit_of_its_run(tmp_path):
     assert "genbot train gan --preset small --epochs 300 --max-minutes 95 --seed 0" in text
     assert "**epochs** 143, **steps** 7300" in text
     assert "through `translation,cutout`" in text and "at 16 px" in text and "by 19.6" in text
+    assert "50% of images shown with their short prompt" in text
     assert "\n- **Weights**" in text
