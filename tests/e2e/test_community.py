@@ -126,7 +126,11 @@ async def test_consented_rated_promoted_results_become_the_exported_dataset(worl
     )
     assert done.returncode == 0, done.stderr[-3000:]
     facts = json.loads((tuned / "FINETUNE.json").read_text())
-    assert facts["data"]["records"] == 5 and facts["data"]["train"] >= 3, facts
+    # A fifth is held out by the hash of each item's id, and ids differ run to run: of 5
+    # records, 3 or more are held out in about 6% of runs (it failed CI once as "train >= 3").
+    data = facts["data"]
+    assert data["records"] == 5 and data["train"] + data["held_out"] == 5, facts
+    assert data["train"] >= 1, facts
     assert (tuned / "private-index.json").is_file()
     before_after = json.loads((report / "report.json").read_text())
     assert before_after["before"] and before_after["after"]
