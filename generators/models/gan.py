@@ -258,7 +258,7 @@ def _sample(model: GAN, noise: torch.Tensor, embeddings: torch.Tensor) -> torch.
 def generate_batch(
     model: GAN, embeddings: torch.Tensor, counts: list[int], rngs: list[torch.Generator]
 ) -> list[torch.Tensor]:
-    """Return, for several requests at once (one forward pass), each request's images.
+    """Return, for several requests at once (one batch, sliced on a CPU), each request's images.
 
     Request i has embedding i, wants counts[i] images and draws its noise from rngs[i] only,
     so its images are those `generate` gives alone for the same seed (the same pixels; floats
