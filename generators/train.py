@@ -63,6 +63,17 @@ class TrainingData:
     # Embeddings of what a person would type for each image (the emoji's name, and its skin
     # tone): captions list every tag, and a bare "rocket" embeds far from its own caption.
     short: Any = None
+    # What each image shows regardless of its skin tone (the emoji's name): six of a hand's
+    # images share one, an object has its own. None where there is no such grouping.
+    groups: list[str] | None = None
+
+
+def balanced_weights(groups: list[str]) -> np.ndarray:
+    """Return sampling weights that give every group the same total (1/len(groups) each on
+    average): each of a group's k items weighs 1/k."""
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    return weights / weights.sum()
 
 
 def _digest(images: np.ndarray, captions: list[str]) -> str:
@@ -94,7 +105,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
         from data.synthetic import shapes
 
         images, captions = shapes(64, size=image_size, seed=0)
-        shorts = [c.split(",")[0] for c in captions]
+        shorts = groups = [c.split(",")[0] for c in captions]
         held = [k % 4 == 3 for k in range(len(captions))]
         encode = hashed_embeddings
     elif source == "emoji":
@@ -104,6 +115,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
         images, index = emoji.load(home, 32 if image_size <= 32 else 64)
         captions = [e["caption"] for e in index]
         shorts = [e["name"] + (f", {e['tone']}" if e.get("tone") else "") for e in index]
+        groups = [e["name"] for e in index]
         held = [emoji.is_held_out(e["name"]) for e in index]
         encode = shared_encoder().encode
     else:
@@ -117,6 +129,7 @@ def load_all(source: str, image_size: int, home: Path) -> tuple[TrainingData, An
         digest=_digest(images, captions),
         encode=encode,
         short=torch.from_numpy(caption_embeddings(home, source, shorts, encode)),
+        groups=groups,
     )
     return data, torch.tensor(held)
 
@@ -129,6 +142,7 @@ def subset(data: TrainingData, mask: Any) -> TrainingData:
         images=data.images[keep],
         embeddings=data.embeddings[keep],
         short=None if data.short is None else data.short[keep],
+        groups=None if data.groups is None else [data.groups[k] for k in keep.tolist()],
         captions=[data.captions[k] for k in keep.tolist()],
     )
 
@@ -152,12 +166,24 @@ class ImageCourse:
             self.data.digest,
             len(self.data.captions),
         )
+        self.balance = getattr(config, "balance_names", False)
         prompts = list(FIXED_PROMPTS) if source == "emoji" else self.data.captions[:16]
         self.fixed = torch.from_numpy(np.asarray(self.data.encode(prompts), dtype=np.float32))
 
     def adapt(self, config: Any) -> Any:
         """Return the config to build the model with (unchanged for images)."""
         return config
+
+    def order(self, n: int, rng):
+        """Return an epoch's item indices: a permutation, or, when the config balances names,
+        n draws with each name equally likely (a skin-toned hand is otherwise shown six times
+        as often as a pizza, and people are 56% of the emoji set)."""
+        import torch
+
+        if self.balance and self.data.groups is not None:
+            weights = torch.from_numpy(balanced_weights(self.data.groups))
+            return torch.multinomial(weights, n, replacement=True, generator=rng)
+        return torch.randperm(n, generator=rng)
 
     def step(self, module, model, opt, idx, device: str) -> dict[str, float]:
         """Run one training step on the items `idx` (a share of them captioned by their short
@@ -433,6 +459,9 @@ class Trainer:
     def _order(self, n: int):
         import torch
 
+        order = getattr(self.course, "order", None)
+        if order is not None:
+            return order(n, self.rng)
         return torch.randperm(n, generator=self.rng)
 
     def _train_step(self, idx) -> dict[str, float]:

@@ -65,6 +65,9 @@ class Config:
     # Share of training images shown with their short prompt (the emoji's name, and its skin
     # tone) instead of the full caption, so that what people type lands where it was trained.
     short_prompts: float = 0.0
+    # Draw each epoch's images so that every emoji name is equally likely, whatever its number
+    # of skin tones (see generators.train.ImageCourse.order).
+    balance_names: bool = False
 
     @property
     def levels(self) -> int:

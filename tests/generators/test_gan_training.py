@@ -159,3 +159,37 @@ def test_the_course_shows_short_prompts_in_the_share_the_config_asks(tmp_path, s
     course.step(recorder, gan.build(config), None, idx, "cpu")
     expected = data.short[idx] if share else data.embeddings[idx]
     assert torch.equal(recorder.embeddings, expected)
+
+
+def test_balanced_weights_give_every_group_the_same_total():
+    from generators.train import balanced_weights
+
+    groups = ["hand"] * 6 + ["pizza", "rocket"]
+    weights = balanced_weights(groups)
+    assert weights.sum() == pytest.approx(1.0)
+    totals = {g: weights[[k for k, x in enumerate(groups) if x == g]].sum() for g in set(groups)}
+    assert totals == pytest.approx({"hand": 1 / 3, "pizza": 1 / 3, "rocket": 1 / 3})
+    assert weights[0] == pytest.approx(weights[5])
+
+
+@pytest.mark.parametrize("balance", [False, True])
+def test_the_course_orders_an_epoch_by_the_config(tmp_path, balance):
+    from generators.train import ImageCourse
+
+    config = dataclasses.replace(gan.PRESETS["tiny"], balance_names=balance)
+    course = ImageCourse("synthetic", config, tmp_path)
+    # One group holds 36 of the 48 items (skin tones do this to a hand, on a smaller scale).
+    course.data.groups = ["hand"] * 6 * 6 + [f"thing {k}" for k in range(course.size - 36)]
+    draws = torch.cat(
+        [course.order(course.size, torch.Generator().manual_seed(s)) for s in range(40)]
+    )
+    assert draws.min() >= 0 and draws.max() < course.size
+    share_of_hands = float((draws < 36).float().mean())
+    if balance:
+        # 13 groups (the hands and 12 things), equally likely: the hands draw 1/13, not 36/48.
+        expected = 1 / (course.size - 35)
+        assert share_of_hands == pytest.approx(expected, abs=0.03)
+    else:
+        # A permutation: every item exactly once per epoch.
+        assert torch.equal(draws[: course.size].sort().values, torch.arange(course.size))
+        assert share_of_hands == pytest.approx(36 / course.size)
