@@ -135,6 +135,12 @@ class DetoxifyScorer:
             # moved scores by about 0.001 (bench/moderation.py); a verdict's model version
             # says which arithmetic made it.
             self.version += "+bf16"
+            # Autocast would otherwise cast every weight to bf16 again on every forward, which
+            # was most of the time of a one-prompt screen. Linear layers are kept in bf16;
+            # layer norms, softmax and embeddings stay fp32 under autocast, as before.
+            for module in self._detoxify.model.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.to(torch.bfloat16)
         log.info("loaded %s on %s", self.version, device)
 
     @property

@@ -20,7 +20,9 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scorer(tiny):
     checkpoint, config = tiny
-    s = DetoxifyScorer(checkpoint=str(checkpoint), config_path=str(config))
+    # fp32 on every machine (auto picks bf16 on some), so that scores compare with Detoxify's
+    # own predict; the bf16 path has its own test.
+    s = DetoxifyScorer(checkpoint=str(checkpoint), config_path=str(config), precision="fp32")
     s.load()
     return s
 
@@ -135,6 +137,8 @@ def test_precision_is_bf16_only_where_the_device_computes_it(wanted, device, nat
 
 
 def test_bf16_scores_agree_with_fp32_and_the_version_says_which(tiny):
+    import torch
+
     checkpoint, config = tiny
     texts = ["hello you idiot", "a kind word for everyone", "I will hurt you " * 40]
     made = {}
@@ -144,6 +148,11 @@ def test_bf16_scores_agree_with_fp32_and_the_version_says_which(tiny):
         )
         scorer.load()
         made[precision] = (scorer.version, scorer.score(texts))
+        # bf16 keeps its Linear weights in bf16 (not cast again each forward), the rest fp32.
+        dtypes = {p.dtype for n, p in scorer._detoxify.model.named_parameters() if "dense" in n}
+        norms = {p.dtype for n, p in scorer._detoxify.model.named_parameters() if "LayerNorm" in n}
+        assert dtypes == {torch.bfloat16 if precision == "bf16" else torch.float32}
+        assert norms == {torch.float32}
     (v32, fp32), (v16, bf16) = made["fp32"], made["bf16"]
     assert v16 == v32 + "+bf16" and not v32.endswith("+bf16")
     for a, b in zip(fp32, bf16, strict=True):
