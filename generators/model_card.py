@@ -100,6 +100,8 @@ def _training(family: str, config: dict[str, Any]) -> str:
             f"{config['short_prompts']:.0%} of images shown with their short prompt "
             "(name and skin tone)"
         )
+    if config.get("balance_names"):
+        aids.append("every emoji name drawn equally often, whatever its number of skin tones")
     if not aids:
         return (
             "- **Training**: hinge loss, matching-aware projection discriminator, EMA generator.\n"
