@@ -110,9 +110,7 @@ def test_a_card_names_the_training_aids_and_the_time_limit_of_its_run(tmp_path):
     (evaluated / "report.png").write_bytes(b"\x89PNG")
     blob = {
         "step": 7300,
-        "config": dataclasses.asdict(
-            dataclasses.replace(gan.PRESETS["small"], balance_names=True)
-        ),
+        "config": dataclasses.asdict(gan.PRESETS["small"]),
         "meta": {"epoch": 143, "epochs_requested": 300, "max_minutes": 95, "seed": 0,
                  "preset": "small", "wall_s": 5700, "device": "cpu"},
     }  # fmt: skip
@@ -131,7 +129,8 @@ def test_a_card_names_the_training_aids_and_the_time_limit_of_its_run(tmp_path):
     text = card.read_text()
     assert "genbot train gan --preset small --epochs 300 --max-minutes 95 --seed 0" in text
     assert "**epochs** 143, **steps** 7300" in text
-    assert "through `translation,cutout`" in text and "at 16 px" in text and "by 19.6" in text
+    assert "through `translation,cutout`" in text and "by 19.6" in text
+    assert "(weight 30)" in text and "at 32 px" in text
     assert "50% of images shown with their short prompt" in text
     assert "every emoji name drawn equally often" in text
     assert "\n- **Weights**" in text
