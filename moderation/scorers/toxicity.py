@@ -136,7 +136,7 @@ class DetoxifyScorer:
             # model version says which arithmetic made it.
             self.version += "+bf16"
             # Autocast would otherwise cast every weight to bf16 again on every forward, which
-            # was most of the time of a one-prompt screen (kept: 2x faster). Linear layers are
+            # was most of a one-prompt screen (keeping them made it 2x faster). Linear layers are
             # kept in bf16; layer norms, softmax and embeddings stay fp32 under autocast.
             for module in self._detoxify.model.modules():
                 if isinstance(module, torch.nn.Linear):
